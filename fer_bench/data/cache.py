@@ -1,0 +1,99 @@
+"""Decoded datasets cached as compressed ``.npz`` under ``$FER_BENCH_CACHE``.
+
+The key is a hash of the loader, its options and a fingerprint of the source files (relative path,
+size and mtime of each), so editing, adding or removing a file invalidates the entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import platformdirs
+
+from .dataset import FaceDataset
+
+ENV_VAR = "FER_BENCH_CACHE"
+FORMAT_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """``$FER_BENCH_CACHE`` or the user cache dir (``~/.cache/fer-bench`` on Linux)."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("fer-bench"))
+
+
+def fingerprint(files: Iterable[Path], base: Path) -> str:
+    """Hash of (relative path, size, mtime) of every file: cheap, and changes with any edit."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        st = f.stat()
+        h.update(f"{f.relative_to(base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def key_for(loader: str, source: Path | None, options: dict, files_hash: str) -> str:
+    payload = json.dumps(
+        {"v": FORMAT_VERSION, "loader": loader, "source": str(source and source.resolve()),
+         "options": options, "files": files_hash}, sort_keys=True, default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _save(ds: FaceDataset, path: Path) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "labels": ds.labels, "paths": ds.paths.astype(str),
+        "meta": np.array(json.dumps(ds.meta, default=str)), "name": np.array(ds.name),
+    }
+    if ds.uniform:
+        arrays["images"] = ds.images
+    else:  # ragged sizes: one flat buffer plus shapes (object arrays would need pickle)
+        arrays["flat"] = np.concatenate([im.ravel() for im in ds.images]) if len(ds) else np.zeros(0, np.uint8)
+        arrays["shapes"] = np.array([im.shape for im in ds.images], dtype=np.int64).reshape(-1, 2)
+    for attr in ("subjects", "splits"):
+        if getattr(ds, attr) is not None:
+            arrays[attr] = getattr(ds, attr).astype(str)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: a killed run never leaves a half-written cache entry
+
+
+def _load(path: Path) -> FaceDataset:
+    with np.load(path, allow_pickle=False) as z:
+        if "images" in z:
+            images = z["images"]
+        else:
+            flat, shapes = z["flat"], z["shapes"]
+            ends = np.cumsum(shapes.prod(axis=1))
+            images = np.empty(len(shapes), dtype=object)
+            for i, (shape, end) in enumerate(zip(shapes, ends)):
+                images[i] = flat[end - shape.prod():end].reshape(shape)
+        return FaceDataset(
+            name=str(z["name"]), images=images, labels=z["labels"], paths=z["paths"],
+            subjects=z["subjects"] if "subjects" in z else None,
+            splits=z["splits"] if "splits" in z else None,
+            meta=json.loads(str(z["meta"])),
+        )
+
+
+def cached(key: str, build: Callable[[], FaceDataset], enabled: bool = True) -> FaceDataset:
+    """Load the dataset cached under ``key``, or build, store and return it."""
+    path = cache_dir() / "datasets" / f"{key}.npz"
+    if enabled and path.exists():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged entry is rebuilt, not fatal
+    ds = build()
+    if enabled:
+        try:
+            _save(ds, path)
+        except OSError:
+            pass  # a read-only cache dir only costs speed
+    return ds

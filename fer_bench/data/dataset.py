@@ -1,0 +1,88 @@
+"""The one structure every loader returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .labels import CLASSES, LabelView
+
+
+@dataclass(frozen=True, eq=False)
+class FaceDataset:
+    """Images, canonical labels and their provenance.
+
+    Attributes
+    ----------
+    name : str
+        Registered dataset name (``fer2013``, ``ckplus``, ``folder:/path`` ...).
+    images : ndarray
+        ``(N, H, W)`` uint8 grayscale at native size when all images share one size; otherwise an
+        object array of N two-dimensional uint8 arrays.
+    labels : ndarray of shape (N,)
+        Canonical labels (indices into :data:`fer_bench.data.labels.CLASSES`).
+    subjects : ndarray of shape (N,) of str, or None
+        Subject id per image, ``None`` where the dataset has none (FER2013).
+    splits : ndarray of shape (N,) of str, or None
+        Split tag per image where the dataset defines splits (``Training``, ``PublicTest``, ...).
+    paths : ndarray of shape (N,) of str
+        Source of each image (a file, or ``file.csv:row`` for the CSV release).
+    meta : dict
+        Free-form provenance (root, format, loader options).
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    paths: np.ndarray
+    subjects: np.ndarray | None = None
+    splits: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        for attr in ("images", "paths", "subjects", "splits"):
+            value = getattr(self, attr)
+            if value is not None and len(value) != n:
+                raise ValueError(f"FaceDataset {self.name}: {attr} has {len(value)} rows, labels {n}")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def uniform(self) -> bool:
+        """True when ``images`` is one ``(N, H, W)`` array."""
+        return self.images.dtype != object
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Images per canonical class present, in canonical order."""
+        counts = np.bincount(self.labels, minlength=len(CLASSES))
+        return {CLASSES[c]: int(k) for c, k in enumerate(counts) if k}
+
+    @property
+    def split_counts(self) -> dict[str, int]:
+        if self.splits is None:
+            return {}
+        names, counts = np.unique(self.splits, return_counts=True)
+        return {str(n): int(k) for n, k in zip(names, counts)}
+
+    @property
+    def n_subjects(self) -> int | None:
+        return None if self.subjects is None else int(len(np.unique(self.subjects)))
+
+    def subset(self, index: np.ndarray) -> "FaceDataset":
+        """The rows ``index`` (integer indices or a boolean mask) as a new dataset."""
+        index = np.asarray(index)
+
+        def take(a):
+            return None if a is None else a[index]
+
+        return replace(
+            self, images=self.images[index], labels=self.labels[index], paths=self.paths[index],
+            subjects=take(self.subjects), splits=take(self.splits),
+        )
+
+    def view_labels(self, view: LabelView) -> np.ndarray:
+        """Labels in ``view``'s space, -1 where the view drops the class."""
+        return view.apply(self.labels)

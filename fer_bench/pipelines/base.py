@@ -1,0 +1,48 @@
+"""The pipeline contract every registered pipeline (classical or deep) follows.
+
+A pipeline is a scikit-learn estimator built by a registered factory ``make_x(**params)``:
+
+* ``fit(X, y)`` with ``X`` of shape ``(N, 48, 48)`` uint8 face crops (the face stage's output)
+  and ``y`` of shape ``(N,)`` integer labels ``0..K-1`` of the run's label view. Estimators that
+  can use a validation set for model selection (early stopping, ...) also accept
+  ``fit(X, y, X_val=..., y_val=...)``; the harness passes the protocol's validation split to those
+  only, never the test split.
+* ``predict(X) -> (N,)`` and ``predict_proba(X) -> (N, K)``, with ``classes_`` ``== arange(K)``.
+* ``get_params`` / ``set_params`` / ``clone`` work (plain constructor parameters, no work in
+  ``__init__``), so pipelines compose with ``Pipeline`` and ``GridSearchCV``.
+* Seeded: the same ``random_state`` gives bit-identical classical predictions.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..errors import LabelSpaceError
+
+
+class Flatten(TransformerMixin, BaseEstimator):
+    """``(N, H, W)`` uint8 images -> ``(N, H*W)`` float32 pixels scaled to [0, 1]."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        return X.reshape(len(X), -1).astype(np.float32) / 255.0
+
+
+def accepts_validation(estimator) -> bool:
+    """Whether ``estimator.fit`` takes ``X_val`` / ``y_val`` (deep pipelines do)."""
+    return "X_val" in inspect.signature(estimator.fit).parameters
+
+
+def check_label_space(model_classes, wanted_classes, what: str = "model") -> None:
+    """Raise :class:`LabelSpaceError` unless a model fitted on ``model_classes`` can answer
+    for ``wanted_classes`` (same class names in the same order)."""
+    if tuple(model_classes) != tuple(wanted_classes):
+        raise LabelSpaceError(
+            f"{what} was fitted on classes {list(model_classes)} but asked to predict "
+            f"{list(wanted_classes)}; refit it with the same --view or dataset classes"
+        )

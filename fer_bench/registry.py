@@ -1,0 +1,147 @@
+"""The one place that names every dataset, protocol, pipeline and suite.
+
+Entries point at their implementation as ``"module:attribute"`` so that listing names (the CLI's
+``--help``, ``datasets list``) never imports JAX or scikit-learn. The CLI, the harness, the tests and
+the benchmarks read these tables instead of repeating lists.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered name and where its implementation lives."""
+
+    name: str
+    target: str
+    summary: str
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the implementation (a factory or loader)."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class Registry:
+    """An ordered table of :class:`Entry` by name."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, name: str, target: str, summary: str, **tags: Any) -> None:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} registered twice")
+        self._entries[name] = Entry(name, target, summary, tags)
+
+    def get(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._entries, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(
+                f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self._entries)})"
+            ) from None
+
+    def names(self, **tags: Any) -> list[str]:
+        """Registered names, optionally only those whose tags match all of ``tags``."""
+        return [
+            e.name for e in self._entries.values()
+            if all(e.tags.get(k) == v for k, v in tags.items())
+        ]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+DATASETS = Registry("dataset")
+PROTOCOLS = Registry("protocol")
+PIPELINES = Registry("pipeline")
+
+# --- datasets: loader(root: Path | None, **options) -> FaceDataset ---------------------------
+DATASETS.add(
+    "fer2013", "fer_bench.data.fer2013:load", "FER2013 (image-folder release or fer2013.csv)",
+    subdirs=("fer2013",), splits=("Training", "PublicTest", "PrivateTest"),
+)
+DATASETS.add(
+    "ckplus", "fer_bench.data.ckplus:load", "CK+ (CK+48 crops or the original release)",
+    subdirs=("ckplus48", "ckplus"),
+)
+DATASETS.add(
+    "jaffe", "fer_bench.data.jaffe:load", "JAFFE (original release, KA.AN1.39.tiff names)",
+    subdirs=("jaffe",),
+)
+DATASETS.add(
+    "synthetic", "fer_bench.data.synthetic:load", "Built-in procedurally rendered faces",
+    subdirs=(), builtin=True,
+)
+DATASETS.add(
+    "folder", "fer_bench.data.folder:load",
+    "Any <class>/<image> tree or flat folder + labels.csv; name it folder:PATH",
+    subdirs=(), by_path=True,
+)
+
+# --- protocols: factory(**options) -> Protocol ---------------------------------------------
+PROTOCOLS.add(
+    "fer2013-official", "fer_bench.protocols.official:fer2013_official",
+    "fit Training, select on PublicTest, report PrivateTest", datasets=("fer2013",),
+)
+PROTOCOLS.add(
+    "ckplus-10fold", "fer_bench.protocols.kfold:ckplus_10fold",
+    "10 subject-independent stratified folds", datasets=("ckplus",),
+)
+PROTOCOLS.add(
+    "jaffe-10fold", "fer_bench.protocols.kfold:jaffe_10fold",
+    "10 subject-independent stratified folds", datasets=("jaffe",),
+)
+PROTOCOLS.add(
+    "jaffe-loso", "fer_bench.protocols.kfold:jaffe_loso",
+    "leave one subject out", datasets=("jaffe",),
+)
+PROTOCOLS.add(
+    "synthetic-holdout", "fer_bench.protocols.official:synthetic_holdout",
+    "the synthetic default's train / val / test split", datasets=("synthetic",),
+)
+PROTOCOLS.add(
+    "kfold", "fer_bench.protocols.kfold:generic_kfold",
+    "10 stratified folds, subject-independent where subjects are known (any dataset)",
+    datasets=None,
+)
+PROTOCOLS.add(
+    "cross", "fer_bench.protocols.cross:cross_dataset",
+    "fit on all of one dataset, test on all of another: name it cross:TRAIN->TEST",
+    datasets=None, by_pair=True,
+)
+
+# --- pipelines: factory(**params) -> scikit-learn estimator on (N, 48, 48) uint8 faces ------
+PIPELINES.add(
+    "pca-logreg", "fer_bench.pipelines.baseline:make_pca_logreg",
+    "pixels -> PCA -> logistic regression (the baseline)", family="classical",
+)
+
+#: Named selections of pipelines and protocols the harness runs; ``"*"`` means every
+#: registered pipeline of the family and every protocol whose dataset is available.
+SUITES: dict[str, dict[str, Any]] = {
+    "smoke": {"pipelines": ("pca-logreg",), "protocols": ("synthetic-holdout",)},
+}
+
+
+def protocol_for(dataset: str) -> str:
+    """The registered protocol that reports ``dataset`` (``kfold`` when none is specific)."""
+    base = dataset.split(":", 1)[0]
+    for entry in PROTOCOLS:
+        if entry.tags.get("datasets") and base in entry.tags["datasets"]:
+            return entry.name
+    return "kfold"
