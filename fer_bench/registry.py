@@ -130,6 +130,47 @@ PIPELINES.add(
     "pca-logreg", "fer_bench.pipelines.baseline:make_pca_logreg",
     "pixels -> PCA -> logistic regression (the baseline)", family="classical",
 )
+PIPELINES.add(
+    "eigenfaces", "fer_bench.pipelines.classical:make_eigenfaces",
+    "pixels -> whitened PCA -> RBF SVM", family="classical",
+)
+PIPELINES.add(
+    "eigenfaces-knn", "fer_bench.pipelines.classical:make_eigenfaces_knn",
+    "pixels -> whitened PCA -> nearest neighbour", family="classical",
+)
+PIPELINES.add(
+    "fisherfaces", "fer_bench.pipelines.classical:make_fisherfaces",
+    "pixels -> PCA -> LDA", family="classical",
+)
+PIPELINES.add(
+    "gabor-svm", "fer_bench.pipelines.classical:make_gabor_svm",
+    "Gabor bank magnitudes pooled on a grid -> PCA -> RBF SVM", family="classical",
+)
+PIPELINES.add(
+    "hog-svm", "fer_bench.pipelines.classical:make_hog_svm",
+    "HOG -> PCA -> RBF SVM", family="classical",
+)
+PIPELINES.add(
+    "lbp-svm", "fer_bench.pipelines.classical:make_lbp_svm",
+    "uniform LBP histograms on a grid -> SVM", family="classical",
+)
+PIPELINES.add(
+    "fusion-svm", "fer_bench.pipelines.classical:make_fusion_svm",
+    "HOG + Gabor + LBP features -> PCA -> RBF SVM", family="classical",
+)
+PIPELINES.add(
+    "little-vgg", "fer_bench.pipelines.deep.estimator:make_little_vgg",
+    "the thesis's little-VGG CNN (JAX/Flax)", family="deep",
+)
+PIPELINES.add(
+    "mini-xception", "fer_bench.pipelines.deep.estimator:make_mini_xception",
+    "the thesis's mini-Xception residual CNN (JAX/Flax)", family="deep",
+)
+PIPELINES.add(
+    "vgg-fer", "fer_bench.pipelines.deep.estimator:make_vgg_fer",
+    "the strongest CNN here: a VGG-style net after Khaireddin & Chen 2021 (JAX/Flax)",
+    family="deep",
+)
 
 #: Named selections of pipelines and protocols the harness runs; ``"*"`` means every
 #: registered pipeline of the family and every protocol whose dataset is available.
