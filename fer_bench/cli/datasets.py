@@ -1,0 +1,108 @@
+"""``datasets list | info NAME | verify [NAME]``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from tabulate import tabulate
+
+from ..data import data_root, load_dataset, verify_dataset
+from ..data.roots import locate
+from ..errors import DatasetNotFound
+from ..registry import DATASETS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("datasets", help="list, describe and verify datasets",
+                       description="List, describe and verify the registered datasets.")
+    dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+
+    lp = dsub.add_parser("list", help="registered datasets and whether each is found",
+                         description="Registered datasets and whether each is found under the data root.")
+    _root(lp)
+    lp.set_defaults(func=cmd_list)
+
+    ip = dsub.add_parser("info", help="counts per split, class and subject",
+                         description="Counts per split, per class and number of subjects.")
+    ip.add_argument("name", help="dataset name (see `datasets list`) or folder:PATH")
+    _root(ip)
+    ip.add_argument("--json", action="store_true", help="print one JSON object")
+    ip.set_defaults(func=cmd_info)
+
+    vp = dsub.add_parser("verify", help="check every file; exit 1 on any problem",
+                         description="Decode and check every file (readable, size, label) and list "
+                                     "all problems found; exit code 1 if there is any.")
+    vp.add_argument("name", nargs="?", help="dataset to verify (default: every one found)")
+    _root(vp)
+    vp.set_defaults(func=cmd_verify)
+
+
+def _root(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", metavar="DIR",
+                   help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    root = data_root(args.data_root)
+    rows = []
+    for entry in DATASETS:
+        if entry.tags.get("builtin"):
+            where = "built in"
+        elif entry.tags.get("by_path"):
+            where = "name it folder:PATH"
+        else:
+            try:
+                where = f"found: {locate(entry.name, root)}"
+            except DatasetNotFound:
+                where = f"not found (put it in {root / entry.tags['subdirs'][0]})"
+        rows.append((entry.name, entry.summary, where))
+    print(f"data root: {root}")
+    print(tabulate(rows, headers=("dataset", "what", "status")))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    ds = load_dataset(args.name, args.data_root)
+    info = {
+        "dataset": args.name,
+        "n_images": len(ds),
+        "splits": ds.split_counts,
+        "classes": ds.class_counts,
+        "n_subjects": ds.n_subjects,
+        "image_size": list(ds.images.shape[1:]) if ds.uniform else "varies",
+        "format": ds.meta.get("format"),
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{args.name}: {info['n_images']} images, "
+          f"{info['n_subjects'] if info['n_subjects'] is not None else 'no'} subject ids, "
+          f"size {info['image_size']}")
+    print(tabulate(sorted(info["classes"].items()), headers=("class", "images")))
+    if info["splits"]:
+        print(tabulate(sorted(info["splits"].items()), headers=("split", "images")))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else [
+        e.name for e in DATASETS if not e.tags.get("by_path") and not e.tags.get("builtin")
+    ]
+    root = data_root(args.data_root)
+    n_problems, n_checked = 0, 0
+    for name in names:
+        if not args.name:
+            try:
+                locate(name, root)
+            except DatasetNotFound:
+                continue
+        problems = verify_dataset(name, root)
+        n_checked += 1
+        for problem in problems:
+            print(f"{name}: {problem}")
+        n_problems += len(problems)
+        print(f"{name}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    if n_checked == 0:
+        print(f"no dataset found under {root} (see datasets/README.md)")
+        return 1
+    return 1 if n_problems else 0

@@ -1,0 +1,55 @@
+"""Protocols that use a dataset's own split tags (FER2013's official split, the synthetic holdout)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..data.dataset import FaceDataset
+from ..errors import ProtocolError
+from .base import Split, check_split
+
+
+@dataclass(frozen=True)
+class TaggedSplit:
+    """Train on the ``train`` tag, select on ``val``, report ``test`` — one fold.
+
+    The validation tag is the only data model selection may look at; the test tag is scored once.
+    """
+
+    name: str
+    dataset: str
+    train_tag: str
+    val_tag: str
+    test_tag: str
+    default_view: str = "7class"
+
+    def datasets(self) -> tuple[str, ...]:
+        return (self.dataset,)
+
+    def splits(self, data: FaceDataset, seed: int = 0) -> Iterator[Split]:
+        if data.splits is None:
+            raise ProtocolError(f"{self.name}: dataset {data.name} has no split tags")
+        idx = {}
+        for tag in (self.train_tag, self.val_tag, self.test_tag):
+            idx[tag] = np.flatnonzero(data.splits == tag)
+            if idx[tag].size == 0:
+                raise ProtocolError(
+                    f"{self.name}: dataset {data.name} has no {tag!r} images "
+                    f"(found {sorted(data.split_counts)}); load the complete release"
+                )
+        # The official split is fixed: ``seed`` only seeds the models, not the split.
+        yield check_split(
+            Split("official", idx[self.train_tag], idx[self.test_tag], idx[self.val_tag]), data
+        )
+
+
+def fer2013_official() -> TaggedSplit:
+    """Fit on Training, select on PublicTest, report PrivateTest (FER2013's own protocol)."""
+    return TaggedSplit("fer2013-official", "fer2013", "Training", "PublicTest", "PrivateTest")
+
+
+def synthetic_holdout() -> TaggedSplit:
+    """The synthetic default's identity-disjoint train / val / test split."""
+    return TaggedSplit("synthetic-holdout", "synthetic", "train", "val", "test")
