@@ -32,3 +32,7 @@ class ProtocolError(FerBenchError):
 
 class LabelSpaceError(FerBenchError):
     """A model fitted on one label space was asked about another."""
+
+
+class UsageError(FerBenchError, ValueError):
+    """An option value the command cannot use (still a ValueError for library callers)."""

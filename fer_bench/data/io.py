@@ -60,6 +60,42 @@ def read_gray(path: str | Path, expect_size: tuple[int, int] | None = None) -> n
     return image
 
 
+def read_color(path: str | Path) -> np.ndarray:
+    """Decode ``path`` to an ``(H, W, 3)`` uint8 BGR array (EXIF orientation honoured).
+
+    Grayscale images are replicated to three channels, alpha is dropped and 16-bit images are
+    reduced to 8 bits. Raises :class:`DataError` naming the file, as :func:`read_gray` does.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file not found", "check the path") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not an image", "name the image files in it") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
+    if not data:
+        raise DataError(path, "empty file", "re-download or delete it")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
+        raise DataError(path, kind, "pass a PNG, JPEG or another image file")
+    if _truncated(data, path.suffix.lower()):
+        raise DataError(path, "truncated image file", "re-download the file")
+    image = _apply_exif_orientation(data, image)
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:  # float: one min-max scaling for all channels keeps the hues
+        lo, hi = float(image.min()), float(image.max())
+        image = ((image - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(image)
+
+
 def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     """Any OpenCV image (gray, BGR, BGRA; 8 or 16 bit; float) as 2-D uint8 grayscale."""
     if image.ndim == 3:

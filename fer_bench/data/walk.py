@@ -1,0 +1,199 @@
+"""Shared loader plumbing: walking class folders, decoding many files, stacking and caching.
+
+Every loader follows one error policy: with ``errors=None`` the first problem raises its
+:class:`~fer_bench.errors.DataError`; with a list, each problem is appended and the offending file
+or folder skipped, so ``datasets verify`` can list all of them at once.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import DataError, DatasetNotFound
+from .cache import cached, fingerprint, key_for
+from .dataset import FaceDataset
+from .io import IMAGE_EXTENSIONS, read_gray
+from .labels import CLASSES, SYNONYMS, canonical_label
+
+#: Every extension OpenCV's readers handle (io's list plus the rarer ones).
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS | frozenset(
+    {".jpe", ".jp2", ".dib", ".pnm", ".pfm", ".sr", ".ras", ".hdr", ".pic", ".avif", ".gif"}
+)
+# Operating-system droppings that are never data and never worth a report.
+_JUNK = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
+# Threads only pay off when decoding dominates; for tiny files (FER2013's ~1.5 kB JPEGs) the
+# Python part of read_gray holds the GIL and threads run slower than one loop.
+_THREAD_MIN_BYTES = 32 * 1024
+
+
+def report(errors: list[DataError] | None, problem: DataError) -> None:
+    """Raise ``problem`` (``errors`` is None) or append it to ``errors`` (verify mode)."""
+    if errors is None:
+        raise problem
+    errors.append(problem)
+
+
+def is_skipped(path: Path) -> bool:
+    """Hidden files and OS junk (``.DS_Store``, ``Thumbs.db``, ``__MACOSX``) are never data."""
+    return _skipped_name(path.name)
+
+
+def _skipped_name(name: str) -> bool:
+    return name.startswith(".") or name.lower() in _JUNK
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def accepted_names(labels: Iterable[int] | None = None) -> str:
+    """Folder names accepted for canonical ``labels`` (all classes when None), for messages."""
+    keep = set(range(len(CLASSES)) if labels is None else labels)
+    return ", ".join(sorted(s for s, c in SYNONYMS.items() if canonical_label(c) in keep))
+
+
+def require_dir(path: Path, layout: str) -> None:
+    """Raise :class:`DatasetNotFound` naming ``path`` and ``layout`` when it is missing or empty."""
+    if not path.exists():
+        raise DatasetNotFound(path, "dataset folder not found", f"put {layout} there")
+    if not path.is_dir():
+        raise DatasetNotFound(path, "not a folder", f"expected a folder holding {layout}")
+    if not any(not is_skipped(p) for p in path.iterdir()):
+        raise DatasetNotFound(path, "dataset folder is empty", f"put {layout} there")
+
+
+def image_files(folder: Path, errors: list[DataError] | None, *, recursive: bool = True
+                ) -> list[Path]:
+    """Image files under ``folder`` in sorted order.
+
+    Hidden files and OS junk are skipped. Other non-image files (``notes.txt``) are skipped when
+    loading and reported in verify mode (``errors`` is a list), where they are a problem worth
+    seeing; they are never decoded.
+    """
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not _skipped_name(d)) if recursive else []
+        here = Path(dirpath)
+        for name in sorted(filenames):
+            # string tests before building a Path: Paths are slow to make, FER2013 has 36k files
+            if _skipped_name(name):
+                continue
+            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                found.append(here / name)
+            elif errors is not None:
+                errors.append(DataError(here / name, "not an image file",
+                                        "remove it from the class folder"))
+    return found
+
+
+def class_tree(
+    root: Path, errors: list[DataError] | None, *, allowed: Sequence[int] | None = None,
+    layout: str = "<class>/<image> folders",
+) -> list[tuple[Path, int]]:
+    """``(file, canonical label)`` for every image of a ``<class>/<image>`` tree under ``root``.
+
+    Class folder names are matched case-insensitively with synonyms (``Sadness`` -> sad).
+    ``allowed`` restricts the canonical labels accepted. An unknown class folder, an empty class
+    folder or an image lying outside any class folder is a :class:`DataError`; other loose files
+    at the top (README, licence) are ignored. Raises :class:`DatasetNotFound` when ``root`` holds
+    no class folders at all.
+    """
+    require_dir(root, layout)
+    entries = sorted(p for p in root.iterdir() if not is_skipped(p))
+    folders = [p for p in entries if p.is_dir()]
+    if not folders:
+        raise DatasetNotFound(root, "no class folders here", f"put {layout} there")
+    items: list[tuple[Path, int]] = []
+    for p in entries:
+        if p.is_file() and is_image(p):
+            report(errors, DataError(p, "image outside a class folder",
+                                     "move it into the folder of its class"))
+    for folder in folders:
+        try:
+            label = canonical_label(folder.name)
+        except KeyError:
+            label = -1
+        if label < 0 or (allowed is not None and label not in allowed):
+            report(errors, DataError(
+                folder, f"unknown class folder {folder.name!r}",
+                f"rename it to one of: {accepted_names(allowed)}",
+            ))
+            continue
+        files = image_files(folder, errors)
+        if not files:
+            report(errors, DataError(folder, "empty class folder", "add its images or remove it"))
+        items.extend((f, label) for f in files)
+    return items
+
+
+def decode_all(
+    files: Sequence[Path], errors: list[DataError] | None,
+    expect_size: tuple[int, int] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Decode ``files`` to grayscale; returns the images that decoded and a keep-mask over files.
+
+    Problems (corrupt, truncated, wrong size) go through :func:`report` in file order.
+    """
+    def one(f: Path) -> np.ndarray | DataError:
+        try:
+            return read_gray(f, expect_size)
+        except DataError as exc:
+            return exc
+
+    sample = files[:64]
+    mean_bytes = np.mean([f.stat().st_size for f in sample if f.exists()] or [0])
+    workers = min(8, os.cpu_count() or 1) if mean_bytes >= _THREAD_MIN_BYTES else 1
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(one, files, chunksize=8))
+    else:
+        results = [one(f) for f in files]
+    images: list[np.ndarray] = []
+    keep = np.ones(len(files), dtype=bool)
+    for i, r in enumerate(results):
+        if isinstance(r, DataError):
+            report(errors, r)
+            keep[i] = False
+        else:
+            images.append(r)
+    return images, keep
+
+
+def stack(images: Sequence[np.ndarray], empty_shape: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``(N, H, W)`` uint8 when all images share one size, else an object array of N images."""
+    if not images:
+        return np.zeros((0, *empty_shape), dtype=np.uint8)
+    if all(im.shape == images[0].shape for im in images):
+        return np.stack(images)
+    out = np.empty(len(images), dtype=object)
+    for i, im in enumerate(images):
+        out[i] = im
+    return out
+
+
+def load_cached(
+    loader: str, source: Path, options: dict, files: Sequence[Path],
+    build: Callable[[], FaceDataset], *, name: str, cache: bool,
+    errors: list[DataError] | None,
+) -> FaceDataset:
+    """``build()``'s dataset through the ``.npz`` cache, keyed by source, options and file stats.
+
+    Verify mode (``errors`` is a list) always builds: it must see every file. The cache may hold
+    the dataset under another spelling of its name, so ``name`` is set on the way out.
+    """
+    if errors is not None or not cache:
+        return build()
+    base = source if source.is_dir() else source.parent
+    try:
+        files_hash = fingerprint(files, base)
+    except ValueError:  # a labels.csv may point outside its folder
+        resolved = [f.resolve() for f in files]
+        files_hash = fingerprint(resolved, Path(os.path.commonpath(resolved)))
+    key = key_for(loader, source, options, files_hash)
+    ds = cached(key, build, enabled=True)
+    return ds if ds.name == name else replace(ds, name=name)
