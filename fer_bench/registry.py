@@ -174,8 +174,14 @@ PIPELINES.add(
 
 #: Named selections of pipelines and protocols the harness runs; ``"*"`` means every
 #: registered pipeline of the family and every protocol whose dataset is available.
+#: In a ``protocols`` tuple ``"*"`` stands for those protocols and ``"cross"`` for ``cross:A->B``
+#: over every ordered pair of the real datasets found; ``family`` narrows ``"*"`` pipelines.
 SUITES: dict[str, dict[str, Any]] = {
     "smoke": {"pipelines": ("pca-logreg",), "protocols": ("synthetic-holdout",)},
+    "classical": {"pipelines": "*", "family": "classical", "protocols": ("*",)},
+    "deep": {"pipelines": "*", "family": "deep", "protocols": ("*",)},
+    "cross": {"pipelines": "*", "protocols": ("cross",)},
+    "all": {"pipelines": "*", "protocols": ("*", "cross")},
 }
 
 

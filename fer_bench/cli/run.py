@@ -1,0 +1,181 @@
+"""``run``: every selected pipeline on every selected protocol, into ``<out>/records.jsonl``."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..data.labels import VIEWS
+from ..errors import FerBenchError
+from ..registry import SUITES
+
+EXAMPLES = """\
+examples:
+  python -m fer_bench run --suite smoke
+  python -m fer_bench run --suite all --data-root ../shared/datasets -j 2
+  python -m fer_bench run --pipelines hog-svm,little-vgg --datasets fer2013 --seeds 0,1,2
+  python -m fer_bench run --pipelines pca-logreg --protocols cross:fer2013->ckplus
+  python -m fer_bench run --suite classical --resume          # finish a killed run
+  python -m fer_bench run --suite smoke --dataset-option synthetic.n_per_class=40
+  python -m fer_bench run --suite deep --param epochs=5 --limit-train 2000
+  python -m fer_bench run --suite classical --backend dask --scheduler tcp://HOST:8786
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="run pipelines over protocols and store one record per job",
+        description="Run every selected pipeline on every fold of every selected protocol, append "
+                    "one JSON record per job to OUT/records.jsonl, then write the reports.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_argument_group("what to run")
+    what.add_argument("--suite", choices=list(SUITES),
+                      help="a named selection (smoke: the baseline on the synthetic default; "
+                           "classical / deep: that family on every dataset found; cross: every "
+                           "ordered pair of datasets; all: everything)")
+    what.add_argument("--pipelines", metavar="A,B", help="pipeline names (or classical, deep, all)")
+    what.add_argument("--datasets", metavar="X,Y",
+                      help="datasets (each gets its own protocol unless --protocols is given)")
+    what.add_argument("--protocols", metavar="P,Q",
+                      help="protocol names, cross:TRAIN->TEST, 'cross' (all pairs) or '*'")
+    what.add_argument("--seeds", default="0", metavar="0,1,2",
+                      help="seeds: each repeats every job with that seed (default: 0)")
+    what.add_argument("--view", choices=list(VIEWS),
+                      help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
+    what.add_argument("--limit-train", type=int, metavar="N",
+                      help="fit on a seeded, stratified subsample of N training images")
+    what.add_argument("--param", action="append", metavar="[PIPELINE.]KEY=VALUE",
+                      help="pipeline constructor parameter (repeatable; JSON values)")
+    what.add_argument("--dataset-option", action="append", metavar="[DATASET.]KEY=VALUE",
+                      help="dataset loader option, e.g. synthetic.n_per_class=40 (repeatable)")
+    what.add_argument("--face", action="append", metavar="KEY=VALUE",
+                      help="face-stage parameter: mode, size, margin, equalize (repeatable)")
+    what.add_argument("--data-root", metavar="DIR",
+                      help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
+    how = p.add_argument_group("how to run it")
+    how.add_argument("--out", default="results", metavar="DIR",
+                     help="results directory (default: results/)")
+    again = how.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="skip jobs that already have an ok record with the same configuration")
+    again.add_argument("--force", action="store_true", help="rerun jobs even if they have records")
+    how.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                     help="parallel jobs (joblib processes, or local Dask workers); -1: all cores")
+    how.add_argument("--backend", choices=("joblib", "dask"), default="joblib",
+                     help="joblib (local processes, default) or dask (a distributed cluster)")
+    how.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    how.add_argument("--no-report", action="store_true", help="do not write the reports afterwards")
+    how.add_argument("--no-progress", action="store_true", help="no progress bar")
+    how.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
+    p.set_defaults(func=cmd_run)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise FerBenchError(f"--seeds {text!r}: give integers separated by commas, e.g. 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise FerBenchError(f"--seeds {text!r}: give distinct integers, e.g. 0,1,2")
+    return seeds
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The canonical argv of this run (what the records and the README quote)."""
+    argv = ["python", "-m", "fer_bench", "run"]
+    for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "view", "limit_train",
+                 "data_root", "out", "backend", "scheduler"):
+        value = getattr(args, flag)
+        if value is not None and not (flag == "backend" and value == "joblib"):
+            argv += [f"--{flag.replace('_', '-')}", str(value)]
+    for flag in ("param", "dataset_option", "face"):
+        for value in getattr(args, flag) or ():
+            argv += [f"--{flag.replace('_', '-')}", value]
+    if args.jobs != 1:
+        argv += ["-j", str(args.jobs)]
+    for flag in ("resume", "force", "no_report"):
+        if getattr(args, flag):
+            argv.append(f"--{flag.replace('_', '-')}")
+    return argv
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Let ``kill`` stop a run as cleanly as Ctrl-C (records so far kept, workers stopped)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_run(args: argparse.Namespace, client=None) -> int:
+    """Run the selection; exit code 0 when every job succeeded, 1 on failures, 130 interrupted.
+
+    ``client`` (a ``distributed.Client``) lets a caller reuse a cluster it already holds.
+    """
+    from ..harness.jobs import (
+        expand_jobs, parse_assignments, pipeline_params, resolve_selection,
+    )
+    from ..harness.runner import execute_jobs
+
+    if args.scheduler and args.backend != "dask":
+        raise FerBenchError("--scheduler needs --backend dask")
+    if args.backend == "dask" and client is None:
+        try:  # fail before any data is loaded
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise FerBenchError(
+                "--backend dask needs dask.distributed: pip install 'fer-bench[distributed]'"
+            ) from None
+    seeds = _seeds(args.seeds)
+    selection = resolve_selection(args.suite, args.pipelines, args.datasets, args.protocols,
+                                  args.data_root)
+    if selection.note:
+        print(selection.note, file=sys.stderr)
+    params = pipeline_params(selection.pipelines, parse_assignments(args.param, "--param"))
+    face = {k: v for k, v in (parse_assignments(args.face, "--face").get(None) or {}).items()}
+    jobs = expand_jobs(
+        selection, seeds, view=args.view, params=params, face=face, limit_train=args.limit_train,
+        dataset_options=parse_assignments(args.dataset_option, "--dataset-option"),
+        data_root=args.data_root,
+    )
+    if args.dry_run:
+        for job in jobs:
+            print(f"{job.config_hash[:12]}  {job.describe()}  view={job.view}")
+        print(f"{len(jobs)} jobs")
+        return 0
+    command = command_line(args)
+    with _sigterm_as_interrupt():
+        summary = execute_jobs(
+            jobs, args.out, data_root=args.data_root, backend=args.backend, n_jobs=args.jobs,
+            scheduler=args.scheduler, client=client, resume=args.resume, force=args.force,
+            command=command, progress=not args.no_progress,
+        )
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    if summary.interrupted:
+        print(f"interrupted: finished jobs are in {args.out}/records.jsonl; run again with "
+              f"--resume to finish: {shlex.join(command + ([] if args.resume else ['--resume']))}",
+              file=sys.stderr)
+        return 130
+    if summary.failures:
+        print(f"tracebacks: {args.out}/failures.log", file=sys.stderr)
+    if not args.no_report and (summary.records or summary.n_skipped):
+        from ..reports import write_reports
+
+        write_reports(args.out)
+        print(f"report: {args.out}/README.md", file=sys.stderr)
+    return 1 if summary.failures else 0

@@ -1,0 +1,255 @@
+"""Run one job: data -> view -> face stage -> split -> fit -> predict -> metrics -> record.
+
+:func:`run_job` never raises for a problem inside the job (bad data, a pipeline that crashes):
+it returns a record with ``status: "failed"``, a one-line ``error`` and the ``traceback`` (which
+the runner moves to ``failures.log``). Only interruptions (Ctrl-C, SystemExit) propagate.
+"""
+from __future__ import annotations
+
+import inspect
+import resource
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..metrics import classification_metrics
+from ..registry import PIPELINES
+from ..results.environment import environment
+from .jobs import HARNESS_VERSION, Job
+
+#: Bootstrap resamples for the accuracy interval of every record.
+N_BOOT = 1000
+#: Constructor parameters that take the job's seed.
+_SEED_NAMES = ("random_state", "seed")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def stratified_subsample(index: np.ndarray, y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` of ``index`` keeping class proportions of ``y`` (labels of ``index``), seeded.
+
+    Each class gets its proportional share (largest remainders round up, and every class keeps
+    at least one image when ``n`` allows). Returns sorted indices; all of them when ``n`` is not
+    smaller than ``len(index)``.
+    """
+    index, y = np.asarray(index), np.asarray(y)
+    if n >= len(index):
+        return index
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts / counts.sum() * n
+    take = np.floor(share).astype(int)
+    if n >= len(classes):
+        take = np.maximum(take, 1)
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    i = 0
+    while take.sum() < n:  # hand out the remaining slots by largest remainder
+        c = order[i % len(order)]
+        if take[c] < counts[c]:
+            take[c] += 1
+        i += 1
+    while take.sum() > n:  # the at-least-one rule overshot: trim the largest classes
+        take[np.argmax(take)] -= 1
+    chosen = [rng.choice(index[y == c], size=k, replace=False) for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+def _reset_peak_rss() -> None:
+    # Linux lets a process reset its own high-water mark, making the peak per job, not per worker.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (since the last reset, on Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def build_estimator(job: Job, checkpoint_root: str | None = None) -> tuple[Any, dict]:
+    """The pipeline's estimator and the constructor arguments it got.
+
+    The job's seed becomes ``random_state`` (or ``seed``) unless the job's params set it.
+    A deep estimator with a ``checkpoint_dir`` parameter checkpoints under
+    ``checkpoint_root/<config hash>``, so a killed run resumes its training.
+    """
+    factory = PIPELINES.get(job.pipeline).load()
+    names = inspect.signature(factory).parameters
+    kwargs = dict(job.params)
+    seed_name = next((n for n in _SEED_NAMES if n in names), None)
+    if seed_name and seed_name not in kwargs:
+        kwargs[seed_name] = job.seed
+    estimator = factory(**kwargs)
+    if seed_name is None and hasattr(estimator, "get_params"):  # a factory(**params)
+        top = estimator.get_params(deep=False)
+        seed_name = next((n for n in _SEED_NAMES if n in top), None)
+        if seed_name and seed_name not in kwargs:
+            estimator.set_params(**{seed_name: job.seed})
+            kwargs[seed_name] = job.seed
+    if checkpoint_root and hasattr(estimator, "get_params"):
+        if "checkpoint_dir" in estimator.get_params(deep=False) and "checkpoint_dir" not in kwargs:
+            estimator.set_params(checkpoint_dir=str(Path(checkpoint_root) / job.config_hash))
+    return estimator, kwargs
+
+
+def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """``(N, n_classes)`` scores (probabilities or decision values), ``-inf`` for classes the
+    estimator never saw; ``None`` when it has neither ``predict_proba`` nor ``decision_function``."""
+    for method in ("predict_proba", "decision_function"):
+        if hasattr(estimator, method):
+            scores = np.asarray(getattr(estimator, method)(X), dtype=float)
+            break
+    else:
+        return None
+    if scores.ndim == 1:  # binary decision_function: one column for the positive class
+        scores = np.stack([-scores, scores], axis=1)
+    seen = np.asarray(getattr(estimator, "classes_", np.arange(scores.shape[1])), dtype=np.int64)
+    full = np.full((len(X), n_classes), -np.inf)
+    full[:, seen] = scores
+    return full
+
+
+def training_history(estimator: Any) -> list[dict] | None:
+    """The per-epoch ``history_`` of a deep estimator (or of a pipeline's last step)."""
+    candidates = [estimator]
+    if hasattr(estimator, "steps"):
+        candidates.append(estimator.steps[-1][1])
+    for obj in candidates:
+        history = getattr(obj, "history_", None)
+        if isinstance(history, dict):  # Keras style {"train_loss": [...], ...} -> per epoch
+            keys = list(history)
+            history = [dict(zip(keys, values)) for values in zip(*history.values())]
+        if history:
+            return [dict(epoch) for epoch in history]  # the store turns numpy scalars into JSON
+    return None
+
+
+def _fit(estimator: Any, X, y, X_val, y_val) -> None:
+    from ..pipelines.base import accepts_validation
+
+    if X_val is not None and accepts_validation(estimator):
+        estimator.fit(X, y, X_val=X_val, y_val=y_val)
+    else:
+        estimator.fit(X, y)
+
+
+def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None = None,
+            command: list[str] | None = None) -> dict:
+    """Run ``job`` and return its record (``status`` ``ok`` or ``failed``).
+
+    Parameters
+    ----------
+    job : Job
+    data_root : str, optional
+        Where the datasets live (``--data-root``); default ``$FER_BENCH_DATA`` / ``./datasets``.
+    checkpoint_root : str, optional
+        Folder for deep pipelines' training checkpoints (``<out>/cache/checkpoints``).
+    command : list of str, optional
+        The command line that launched the run, stored in the record.
+    """
+    record: dict[str, Any] = {
+        "config_hash": job.config_hash, "harness_version": HARNESS_VERSION,
+        "fer_bench_version": __version__, "pipeline": job.pipeline,
+        "family": PIPELINES.get(job.pipeline).tags.get("family"),
+        "protocol": job.protocol, "protocol_label": job.spec.label,
+        "datasets": list(job.datasets), "fold": job.fold, "seed": job.seed, "view": job.view,
+        "params": dict(job.params), "face": dict(job.face), "limit_train": job.limit_train,
+        "dataset_options": job.config()["dataset_options"],
+        "command": list(command) if command is not None else list(sys.argv),
+        "started_at": now(),
+    }
+    if len(job.datasets) == 2:
+        record["train_dataset"], record["test_dataset"] = job.datasets
+    else:
+        record["dataset"] = job.datasets[0]
+    try:
+        record.update(_execute(job, data_root, checkpoint_root))
+        record["status"] = "ok"
+    except Exception as exc:  # any failure of this one job is recorded; the run goes on
+        message = " ".join(str(exc).split()) or "(no message)"
+        record.update(status="failed", error=f"{type(exc).__name__}: {message}",
+                      traceback=traceback.format_exc())
+    record["environment"] = environment()
+    record["finished_at"] = now()
+    return record
+
+
+def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> dict:
+    from ..protocols import get_protocol
+    from . import data as jobdata
+
+    protocol = get_protocol(job.protocol)
+    options = job.config()["dataset_options"]
+    loaded = tuple(jobdata.load(d, options[d], data_root) for d in job.datasets)
+    prepared = jobdata.view_data(loaded, job.view)
+    crops = [jobdata.faces(d, options[d], data_root, job.face) for d in job.datasets]
+    X_all = [c[0][keep] for c, keep in zip(crops, prepared.keep)]
+    y_all = [prepared.labels(i) for i in range(len(job.datasets))]
+    split = next((s for s in protocol.splits(prepared.protocol_input, job.seed) if s.fold == job.fold),
+                 None)
+    if split is None:
+        raise LookupError(f"{job.protocol} has no fold {job.fold!r} for seed {job.seed}")
+    X_tr, y_tr = X_all[0], y_all[0]
+    X_te, y_te = X_all[-1], y_all[-1]
+    train = split.train
+    if job.limit_train is not None:
+        train = stratified_subsample(train, y_tr[train], job.limit_train, job.seed)
+    X_val = X_tr[split.val] if split.val is not None else None
+    y_val = y_tr[split.val] if split.val is not None else None
+    classes = list(prepared.view.classes)
+
+    estimator, kwargs = build_estimator(job, checkpoint_root)
+    _reset_peak_rss()
+    t0 = time.perf_counter()
+    _fit(estimator, X_tr[train], y_tr[train], X_val, y_val)
+    fit_s = time.perf_counter() - t0
+    X_test = X_te[split.test]
+    t0 = time.perf_counter()
+    y_pred = np.asarray(estimator.predict(X_test))
+    predict_s = time.perf_counter() - t0
+    scores = class_scores(estimator, X_test, len(classes))
+    out: dict[str, Any] = {
+        "params": kwargs, "default_view": protocol.default_view, "classes": classes,
+        "dropped_classes": prepared.dropped,
+        "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
+        "n_test": int(len(split.test)),
+        "metrics": classification_metrics(y_te[split.test], y_pred, classes, scores,
+                                          n_boot=N_BOOT, seed=job.seed),
+    }
+    if X_val is not None and len(X_val):
+        val_scores = class_scores(estimator, X_val, len(classes))
+        out["val_metrics"] = classification_metrics(
+            y_val, np.asarray(estimator.predict(X_val)), classes, val_scores, n_boot=N_BOOT, seed=job.seed
+        )
+    out["timing"] = {
+        "fit_s": fit_s, "predict_s": predict_s,
+        "predict_ms_per_image": 1000 * predict_s / max(len(split.test), 1),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    rates = [c[1] for c in crops]
+    out["detection_rate"] = rates[-1]
+    if len(rates) == 2:
+        out["detection_rate_train"] = rates[0]
+    out["data"] = {d: jobdata.summary(ds) for d, ds in zip(job.datasets, loaded)}
+    history = training_history(estimator)
+    if history is not None:
+        out["history"] = history
+    return out

@@ -1,0 +1,358 @@
+"""From a suite or a selection to the list of jobs, each with its configuration hash.
+
+A job is one (pipeline, protocol, fold, seed) run with its label view, pipeline parameters,
+face-stage parameters, training-set limit and dataset options. Its ``config_hash`` (sha256 of the
+canonical JSON of all that plus :data:`HARNESS_VERSION`) names the result: ``--resume`` skips a
+job whose hash already has an ``ok`` record.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Sequence
+
+from ..data.roots import available, data_root as resolve_root
+from ..errors import FerBenchError
+from ..registry import DATASETS, PIPELINES, PROTOCOLS, SUITES, protocol_for
+
+#: Bump when a change to the harness changes what a job computes (so old records stop matching).
+HARNESS_VERSION = 1
+
+#: The dataset and protocol every selection falls back to when no real data is found.
+SYNTHETIC_PROTOCOL = "synthetic-holdout"
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A protocol name and the dataset(s) it runs on (``kfold`` needs one named)."""
+
+    name: str
+    datasets: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """Unique display name: the protocol, plus the dataset for the generic ``kfold``."""
+        if self.name in PROTOCOLS and not PROTOCOLS.get(self.name).tags.get("datasets"):
+            return f"{self.name}({','.join(self.datasets)})"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Pipelines x protocols to run; ``note`` says when the synthetic fallback was taken."""
+
+    pipelines: tuple[str, ...]
+    protocols: tuple[ProtocolSpec, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: fit ``pipeline`` on one fold of ``protocol`` with one seed."""
+
+    pipeline: str
+    protocol: str
+    datasets: tuple[str, ...]
+    fold: str
+    seed: int
+    view: str
+    params: dict = field(default_factory=dict)
+    face: dict = field(default_factory=dict)
+    limit_train: int | None = None
+    dataset_options: dict = field(default_factory=dict)
+
+    def config(self) -> dict:
+        """Everything that determines the result, as canonical JSON-ready data."""
+        return {
+            "harness_version": HARNESS_VERSION, "pipeline": self.pipeline,
+            "protocol": self.protocol, "datasets": list(self.datasets), "fold": self.fold,
+            "seed": self.seed, "view": self.view, "params": self.params, "face": self.face,
+            "limit_train": self.limit_train,
+            "dataset_options": {d: self.dataset_options.get(d, {}) for d in self.datasets},
+        }
+
+    @cached_property
+    def config_hash(self) -> str:
+        payload = json.dumps(self.config(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def spec(self) -> ProtocolSpec:
+        return ProtocolSpec(self.protocol, self.datasets)
+
+    def describe(self) -> str:
+        return f"{self.pipeline} on {self.spec.label} fold {self.fold} seed {self.seed}"
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+def _split_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [i.strip() for i in items if i.strip()]
+
+
+def _pipelines(names: Iterable[str], family: str | None = None) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name in ("*", "all"):
+            chosen = PIPELINES.names(family=family) if family else PIPELINES.names()
+        elif name in ("classical", "deep") and name not in PIPELINES:
+            chosen = PIPELINES.names(family=name)
+        else:
+            PIPELINES.get(name)  # raises with close matches for a typo
+            chosen = [name]
+        out += [c for c in chosen if c not in out]
+    return out
+
+
+def _dataset_protocols(found: Sequence[str]) -> list[ProtocolSpec]:
+    """Every registered protocol whose datasets are all among ``found`` (not kfold / cross)."""
+    specs = []
+    for entry in PROTOCOLS:
+        wanted = entry.tags.get("datasets")
+        if wanted and all(d in found for d in wanted):
+            specs.append(ProtocolSpec(entry.name, tuple(wanted)))
+    return specs
+
+
+def _cross_matrix(datasets: Sequence[str]) -> list[ProtocolSpec]:
+    real = [d for d in datasets if not DATASETS.get(d.split(":", 1)[0]).tags.get("builtin")]
+    return [ProtocolSpec(f"cross:{a}->{b}", (a, b))
+            for a, b in itertools.permutations(real, 2)]
+
+
+def _spec(name: str, datasets: Sequence[str] | None) -> list[ProtocolSpec]:
+    if name.startswith("cross:"):
+        train, _, test = name[len("cross:"):].partition("->")
+        if not (train and test):
+            raise FerBenchError(f"protocol {name!r}: write a cross-dataset protocol as cross:TRAIN->TEST")
+        return [ProtocolSpec(name, (train, test))]
+    entry = PROTOCOLS.get(name)
+    wanted = entry.tags.get("datasets")
+    if wanted:
+        return [ProtocolSpec(name, tuple(wanted))]
+    if not datasets:
+        raise FerBenchError(f"protocol {name!r} runs on any dataset: name it with --datasets X,Y")
+    return [ProtocolSpec(name, (d,)) for d in datasets]
+
+
+def resolve_selection(
+    suite: str | None = None,
+    pipelines: str | Sequence[str] | None = None,
+    datasets: str | Sequence[str] | None = None,
+    protocols: str | Sequence[str] | None = None,
+    data_root: str | None = None,
+) -> Selection:
+    """The pipelines and protocols a ``run`` command means.
+
+    ``suite`` names an entry of :data:`~fer_bench.registry.SUITES`; explicit ``pipelines``,
+    ``datasets`` or ``protocols`` override its fields. In protocol lists ``"*"`` means every
+    protocol of the datasets found under the data root and ``"cross"`` every ordered pair of
+    them. With ``datasets`` and no protocols, each dataset gets its own protocol
+    (:func:`~fer_bench.registry.protocol_for`). When a wildcard finds no dataset at all the
+    selection falls back to the synthetic default and ``note`` says so.
+    """
+    pipe_list, data_list, proto_list = map(_split_list, (pipelines, datasets, protocols))
+    if suite is None and not (pipe_list or data_list or proto_list):
+        raise FerBenchError(
+            f"say what to run: --suite {{{','.join(SUITES)}}} or --pipelines/--datasets/--protocols"
+        )
+    spec: dict[str, Any] = {}
+    if suite is not None:
+        if suite not in SUITES:
+            raise FerBenchError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+        spec = SUITES[suite]
+    family = spec.get("family")
+    wanted_pipes = pipe_list or ([spec["pipelines"]] if isinstance(spec.get("pipelines"), str)
+                                 else list(spec.get("pipelines", ("*",))))
+    chosen_pipes = _pipelines(wanted_pipes, family if not pipe_list else None)
+
+    if data_list is not None:
+        for d in data_list:
+            DATASETS.get(d.split(":", 1)[0])
+    found = data_list if data_list is not None else available(data_root)
+    if proto_list is None and data_list is not None:
+        proto_items = [protocol_for(d) for d in data_list]
+        specs = []
+        for d, p in zip(data_list, proto_items):
+            specs += [s for s in _spec(p, [d]) if s not in specs]
+    else:
+        raw = proto_list if proto_list is not None else spec.get("protocols", "*")
+        proto_items = [raw] if isinstance(raw, str) else list(raw)
+        specs = []
+        for item in proto_items:
+            if item == "*":
+                new = _dataset_protocols(found)
+            elif item == "cross":
+                new = _cross_matrix(found)
+            else:
+                new = _spec(item, data_list)
+                if data_list is not None:
+                    new = [s for s in new if all(d in data_list for d in s.datasets)]
+            specs += [s for s in new if s not in specs]
+
+    note = None
+    if not specs:
+        if data_list is None and any(i in ("*", "cross") for i in proto_items):
+            if proto_items == ["cross"]:
+                raise FerBenchError(
+                    f"cross-dataset runs need two datasets under {resolve_root(data_root)}; found "
+                    f"{', '.join(found) or 'none'} (see datasets/README.md; pass --data-root DIR "
+                    f"or set $FER_BENCH_DATA)"
+                )
+            specs = _spec(SYNTHETIC_PROTOCOL, None)
+            note = (f"no dataset found under {resolve_root(data_root)}: running on the synthetic "
+                    f"default ({SYNTHETIC_PROTOCOL}); put real data there as datasets/README.md "
+                    f"describes, or pass --data-root DIR / set $FER_BENCH_DATA")
+        else:
+            raise FerBenchError("the selection names no protocol that runs on the chosen datasets")
+    if not chosen_pipes:
+        raise FerBenchError("the selection names no pipeline")
+    return Selection(tuple(chosen_pipes), tuple(specs), note)
+
+
+# --- options -----------------------------------------------------------------------------------
+
+def parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"null"`` -> None, else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_assignments(items: Iterable[str] | None, what: str) -> dict[str | None, dict[str, Any]]:
+    """``["a.k=1", "k2=x"]`` -> ``{"a": {"k": 1}, None: {"k2": "x"}}`` (``None``: applies to all).
+
+    The owner (a pipeline or dataset name) is what precedes the last ``.`` before ``=``.
+    """
+    out: dict[str | None, dict[str, Any]] = {}
+    for item in items or ():
+        left, eq, value = item.partition("=")
+        if not eq or not left:
+            raise FerBenchError(f"{what} {item!r}: write it as [NAME.]KEY=VALUE")
+        owner, dot, key = left.rpartition(".")
+        out.setdefault(owner if dot else None, {})[key] = parse_value(value)
+    return out
+
+
+def _accepted(factory) -> tuple[set[str], bool]:
+    """Parameter names a factory takes, and whether it takes any name at all.
+
+    A ``factory(**params)`` passing them to an estimator takes that estimator's parameters
+    (estimators do no work in ``__init__``, so building one to ask is cheap).
+    """
+    params = inspect.signature(factory).parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    names = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    if var_kw and not names:
+        estimator = factory()
+        if hasattr(estimator, "get_params"):
+            return set(estimator.get_params(deep=False)), False
+    return names, var_kw
+
+
+def pipeline_params(pipelines: Sequence[str], assignments: dict[str | None, dict[str, Any]]
+                    ) -> dict[str, dict[str, Any]]:
+    """Constructor parameters per pipeline from ``--param`` assignments, checked by name.
+
+    An assignment without a pipeline name goes to every selected pipeline that takes it; one no
+    selected pipeline takes is an error, as is a named one its pipeline does not take.
+    """
+    out: dict[str, dict[str, Any]] = {p: {} for p in pipelines}
+    if not assignments:
+        return out
+    for owner in assignments:
+        if owner is not None and owner not in pipelines:
+            PIPELINES.get(owner)
+            raise FerBenchError(f"--param {owner}.…: pipeline {owner} is not in this run")
+    signatures = {p: _accepted(PIPELINES.get(p).load()) for p in pipelines}
+    for key, value in assignments.get(None, {}).items():
+        takers = [p for p in pipelines if key in signatures[p][0] or signatures[p][1]]
+        if not takers:
+            raise FerBenchError(f"--param {key}: no selected pipeline takes a parameter {key!r}")
+        for p in takers:
+            out[p][key] = value
+    for owner, values in assignments.items():
+        if owner is None:
+            continue
+        names, var_kw = signatures[owner]
+        for key, value in values.items():
+            if key not in names and not var_kw:
+                raise FerBenchError(
+                    f"--param {owner}.{key}: {owner} takes {', '.join(sorted(names)) or 'no parameters'}"
+                )
+            out[owner][key] = value
+    return out
+
+
+def face_params(given: dict[str, Any] | None) -> dict[str, Any]:
+    """The face stage's full parameter set (its defaults filled in), so the hash is explicit."""
+    from ..face.stage import FaceStage
+
+    try:
+        return FaceStage(**(given or {})).fit().get_params(deep=False)
+    except (TypeError, ValueError) as exc:
+        raise FerBenchError(f"--face: {exc}") from None
+
+
+# --- expansion ---------------------------------------------------------------------------------
+
+def default_view(spec: ProtocolSpec) -> str:
+    from ..protocols import get_protocol
+
+    return get_protocol(spec.name).default_view
+
+
+def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
+          data_root: str | None) -> list[str]:
+    """Fold names of ``spec`` under ``view`` and ``seed`` (loads the data, not the faces)."""
+    from ..protocols import get_protocol
+    from .data import load, view_data
+
+    protocol = get_protocol(spec.name)
+    loaded = tuple(load(d, dataset_options.get(d, {}), data_root) for d in spec.datasets)
+    data = view_data(loaded, view)
+    return [s.fold for s in protocol.splits(data.protocol_input, seed)]
+
+
+def expand_jobs(
+    selection: Selection,
+    seeds: Sequence[int] = (0,),
+    *,
+    view: str | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    face: dict[str, Any] | None = None,
+    limit_train: int | None = None,
+    dataset_options: dict[str | None, dict[str, Any]] | None = None,
+    data_root: str | None = None,
+) -> list[Job]:
+    """Every job of ``selection``: protocol -> seed -> fold -> pipeline, in that order.
+
+    ``dataset_options`` maps a dataset name (or ``None`` for all datasets) to loader options.
+    Folds come from the protocols themselves, so the data is loaded (from its cache) here.
+    """
+    if limit_train is not None and limit_train < 2:
+        raise FerBenchError(f"--limit-train {limit_train}: need at least 2 training images")
+    params = params or {}
+    face = face_params(face)
+    jobs: list[Job] = []
+    for spec in selection.protocols:
+        options = {d: {**(dataset_options or {}).get(None, {}), **(dataset_options or {}).get(d, {})}
+                   for d in spec.datasets}
+        job_view = view or default_view(spec)
+        for seed in seeds:
+            for fold in folds(spec, job_view, seed, options, data_root):
+                for pipeline in selection.pipelines:
+                    jobs.append(Job(
+                        pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
+                        seed=int(seed), view=job_view, params=params.get(pipeline, {}), face=face,
+                        limit_train=limit_train, dataset_options=options,
+                    ))
+    return jobs

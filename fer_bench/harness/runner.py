@@ -1,0 +1,125 @@
+"""Run a list of jobs into a result store: skip finished ones, store each record as it lands.
+
+Records are written by this (the driving) process only, one atomic line each, as soon as a job
+finishes; workers never touch the store. Failed jobs are stored too (``status: failed``), with
+their traceback in ``failures.log``; the run goes on and :class:`RunSummary` lists them.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from tqdm import tqdm
+
+from ..errors import FerBenchError
+from ..results.store import ResultStore
+from .backends import run_jobs
+from .execute import run_job
+from .jobs import Job
+
+
+@dataclass
+class RunSummary:
+    """What a run did: jobs planned, skipped as finished, and the records it stored."""
+
+    n_planned: int
+    n_skipped: int
+    records: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.records if r.get("status") != "ok"]
+
+    @property
+    def n_ok(self) -> int:
+        return len(self.records) - len(self.failures)
+
+    def lines(self) -> list[str]:
+        """A human summary: counts, then one line per failed job."""
+        head = (f"{self.n_ok} ok, {len(self.failures)} failed, {self.n_skipped} skipped "
+                f"(already done) of {self.n_planned} jobs")
+        if self.interrupted:
+            head += f"; interrupted with {self.n_planned - self.n_skipped - len(self.records)} not run"
+        out = [head]
+        for r in self.failures:
+            out.append(f"FAILED {r['pipeline']} on {r.get('protocol_label', r['protocol'])} "
+                       f"fold {r['fold']} seed {r['seed']}: {r.get('error')}")
+        return out
+
+
+def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: bool = False
+         ) -> tuple[list[Job], int]:
+    """The jobs to run now and how many are skipped because an ``ok`` record exists.
+
+    Without ``resume`` or ``force``, finding finished jobs in the store is an error: the user
+    says whether to keep them (``--resume``) or redo them (``--force``).
+    """
+    if resume and force:
+        raise FerBenchError("--resume and --force contradict each other; pass one of them")
+    done = store.ok_hashes() if store.path.exists() else set()
+    finished = [j for j in jobs if j.config_hash in done]
+    if finished and not (resume or force):
+        raise FerBenchError(
+            f"{store.path}: {len(finished)} of these {len(jobs)} jobs already have results; "
+            f"pass --resume to skip them or --force to run them again"
+        )
+    if force:
+        return list(jobs), 0
+    return [j for j in jobs if j.config_hash not in done], len(finished)
+
+
+def execute_jobs(
+    jobs: Sequence[Job],
+    out: str | os.PathLike,
+    *,
+    data_root: str | None = None,
+    backend: str = "joblib",
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    client: Any = None,
+    resume: bool = False,
+    force: bool = False,
+    command: list[str] | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Run ``jobs`` and append their records to ``<out>/records.jsonl``.
+
+    A ``KeyboardInterrupt`` stops the run after storing every record that had arrived; the
+    summary is returned with ``interrupted`` set (the caller decides the exit code).
+    """
+    store = ResultStore(out)
+    todo, skipped = plan(jobs, store, resume=resume, force=force)
+    summary = RunSummary(n_planned=len(jobs), n_skipped=skipped)
+    if not todo:
+        return summary
+    fn = functools.partial(
+        run_job, data_root=None if data_root is None else str(data_root),
+        checkpoint_root=str(Path(out).resolve() / "cache" / "checkpoints"),
+        command=list(command) if command is not None else list(sys.argv),
+    )
+    bar = tqdm(total=len(todo), desc="jobs", unit="job", disable=not progress, file=sys.stderr)
+    try:
+        for record in run_jobs(todo, fn, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
+                               client=client):
+            trace = record.pop("traceback", None)
+            store.append(record)
+            summary.records.append(record)
+            if record.get("status") != "ok":
+                where = (f"{record['pipeline']} on {record.get('protocol_label')} fold "
+                         f"{record['fold']} seed {record['seed']} ({record['config_hash'][:12]})")
+                store.log_failure(where, trace or record.get("error", ""))
+                bar.write(f"FAILED {where}: {record.get('error')}", file=sys.stderr)
+            else:
+                bar.set_postfix_str(f"{record['pipeline']} {record['protocol_label']} "
+                                    f"acc {record['metrics']['accuracy']:.3f}", refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+    return summary

@@ -1,0 +1,197 @@
+"""Group ``ok`` records into table cells: a row (pipeline + its parameters) x a column (protocol
++ label view + training-data options), summarised over folds and seeds.
+
+Everything is computed from the records alone. A cell's per-class numbers pool the runs'
+confusion matrices (summed, then scored); its accuracy is also given as mean ± std over runs.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..metrics import metrics_from_confusion, per_class_metrics
+
+_SEED_PARAMS = ("random_state", "seed")
+
+
+def ok_records(records: Iterable[dict]) -> list[dict]:
+    return [r for r in records if r.get("status") == "ok" and r.get("metrics")]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form: ``cross:fer2013->ckplus`` -> ``cross_fer2013-to-ckplus``."""
+    text = text.replace("->", "-to-")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _row_config(r: dict) -> dict:
+    params = {k: v for k, v in (r.get("params") or {}).items() if k not in _SEED_PARAMS}
+    return {"params": params, "face": r.get("face") or {}}
+
+
+def _column_config(r: dict) -> dict:
+    options = {d: o for d, o in (r.get("dataset_options") or {}).items() if o}
+    return {"view": r.get("view"), "limit_train": r.get("limit_train"), "dataset_options": options}
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}, "c": {}}`` -> ``{"a.b": 1}`` (an empty dict sets nothing)."""
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+_UNSET = object()
+
+
+def _differences(configs: list[dict]) -> list[dict[str, Any]]:
+    """For each config, the flattened entries that it sets and whose value is not the same in
+    all of them (an entry a config does not set is left out of its description)."""
+    flat = [_flatten(c) for c in configs]
+    keys = sorted({k for f in flat for k in f})
+    varying = [k for k in keys if len({_canon(f.get(k, _UNSET)) if k in f else "<unset>"
+                                       for f in flat}) > 1]
+    return [{k: f[k] for k in varying if k in f} for f in flat]
+
+
+def _short(key: str) -> str:
+    # "params.n_components" -> "n_components"; "dataset_options.synthetic.n_per_class" ->
+    # "synthetic.n_per_class": keep what tells variants apart, drop the container name.
+    return key.split(".", 1)[1] if "." in key else key
+
+
+@dataclass
+class Cell:
+    """The runs of one pipeline variant on one protocol variant."""
+
+    pipeline: str
+    family: str | None
+    protocol: str
+    row_label: str
+    column_label: str
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.records)
+
+    def values(self, path: str, source: str | None = "metrics") -> np.ndarray:
+        """``record[source][path]`` (``record[path]`` when ``source`` is None) of every run that
+        has it, as floats; ``path`` may be dotted."""
+        out = []
+        for r in self.records:
+            v = r if source is None else (r.get(source) or {})
+            for part in path.split("."):
+                v = v.get(part) if isinstance(v, dict) else None
+            if isinstance(v, (int, float)):
+                out.append(float(v))
+        return np.asarray(out)
+
+    def mean(self, path: str, source: str | None = "metrics") -> float | None:
+        v = self.values(path, source)
+        return float(v.mean()) if v.size else None
+
+    def std(self, path: str, source: str | None = "metrics") -> float | None:
+        v = self.values(path, source)
+        return float(v.std(ddof=1)) if v.size > 1 else None
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.records[0]["metrics"]["confusion"]["classes"])
+
+    def pooled_confusion(self) -> np.ndarray:
+        """Sum of the runs' confusion matrices (all runs share the class list)."""
+        return np.sum([np.asarray(r["metrics"]["confusion"]["matrix"]) for r in self.records], axis=0)
+
+    def pooled(self) -> dict:
+        """Per-class and summary metrics of the pooled confusion matrix, plus top-2 accuracy
+        weighted by test-set size (top-2 needs the scores, which records do not keep)."""
+        cm = self.pooled_confusion()
+        out: dict[str, Any] = metrics_from_confusion(cm)
+        out["per_class"] = per_class_metrics(cm, self.classes)
+        weights = [(r["metrics"].get("top2_accuracy"), r["metrics"].get("n") or r.get("n_test") or 0)
+                   for r in self.records]
+        weights = [(v, w) for v, w in weights if v is not None and w]
+        out["top2_accuracy"] = (sum(v * w for v, w in weights) / sum(w for _, w in weights)
+                                if weights else None)
+        out["confusion"] = cm
+        return out
+
+    @property
+    def history(self) -> list[tuple[str, list[dict]]]:
+        """``(fold/seed label, per-epoch history)`` of every run that recorded one."""
+        return [(f"fold {r['fold']} seed {r['seed']}", r["history"])
+                for r in self.records if r.get("history")]
+
+    @property
+    def slug(self) -> str:
+        parts = [self.row_label, self.column_label]
+        return "_".join(slug(p) for p in parts)
+
+
+def group(records: Iterable[dict]) -> list[Cell]:
+    """Cells of the ``ok`` records, in first-seen order of protocols, then of pipelines."""
+    recs = ok_records(records)
+    rows = {r["pipeline"]: [] for r in recs}
+    for r in recs:
+        cfg = _row_config(r)
+        if cfg not in rows[r["pipeline"]]:
+            rows[r["pipeline"]].append(cfg)
+    row_label: dict[tuple[str, str], str] = {}
+    for pipeline, configs in rows.items():
+        for cfg, diff in zip(configs, _differences(configs)):
+            extra = ", ".join(f"{_short(k)}={_fmt_value(v)}" for k, v in diff.items())
+            row_label[(pipeline, _canon(cfg))] = f"{pipeline} [{extra}]" if extra else pipeline
+
+    columns: dict[str, list[dict]] = {}
+    defaults: dict[str, str | None] = {}
+    for r in recs:
+        label = r.get("protocol_label") or r["protocol"]
+        defaults.setdefault(label, r.get("default_view"))
+        cfg = _column_config(r)
+        if cfg not in columns.setdefault(label, []):
+            columns[label].append(cfg)
+    col_label: dict[tuple[str, str], str] = {}
+    for label, configs in columns.items():
+        for cfg in configs:
+            extra = []
+            if cfg["view"] and cfg["view"] != defaults[label]:
+                extra.append(cfg["view"])
+            if cfg["limit_train"] is not None:
+                extra.append(f"limit-train {cfg['limit_train']}")
+            for d, options in cfg["dataset_options"].items():
+                extra += [f"{k}={_fmt_value(v)}" for k, v in options.items()]
+            col_label[(label, _canon(cfg))] = f"{label} [{', '.join(extra)}]" if extra else label
+
+    cells: dict[tuple[str, str], Cell] = {}
+    for r in recs:
+        row = row_label[(r["pipeline"], _canon(_row_config(r)))]
+        label = r.get("protocol_label") or r["protocol"]
+        col = col_label[(label, _canon(_column_config(r)))]
+        key = (row, col)
+        if key not in cells:
+            cells[key] = Cell(r["pipeline"], r.get("family"), label, row, col)
+        cells[key].records.append(r)
+    for cell in cells.values():
+        cell.records.sort(key=lambda r: (str(r["fold"]), r["seed"]))
+    return list(cells.values())
+
+
+def _fmt_value(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def is_cross(cell_or_record: Cell | dict) -> bool:
+    protocol = cell_or_record.protocol if isinstance(cell_or_record, Cell) else cell_or_record["protocol"]
+    return protocol.startswith("cross:")

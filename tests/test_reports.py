@@ -1,0 +1,169 @@
+"""Reports rendered from tests/fixtures/records.jsonl (real runs; see fixtures/make_records.py)."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_bench.cli.main import main
+from fer_bench.reports import write_reports
+from fer_bench.reports.aggregate import group, slug
+from fer_bench.results.store import load_records
+
+FIXTURE = Path(__file__).parent / "fixtures" / "records.jsonl"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    shutil.copy(FIXTURE, tmp_path / "records.jsonl")
+    return tmp_path
+
+
+def fixture_records() -> list[dict]:
+    return load_records(FIXTURE)
+
+
+def runs(pipeline: str, protocol_label: str, **match) -> list[dict]:
+    return [r for r in fixture_records() if r["pipeline"] == pipeline
+            and r["protocol_label"] == protocol_label and r["status"] == "ok"
+            and all(r["params"].get(k) == v for k, v in match.items())]
+
+
+def cell_text(accs: list[float]) -> str:
+    m = 100 * np.mean(accs)
+    return f"{m:.1f} ± {100 * np.std(accs, ddof=1):.1f}" if len(accs) > 1 else f"{m:.1f}"
+
+
+def test_fixture_is_a_real_multi_protocol_run():
+    records = fixture_records()
+    labels = {r["protocol_label"] for r in records}
+    assert "synthetic-holdout" in labels and "kfold(synthetic)" in labels
+    assert sum(label.startswith("cross:") for label in labels) == 2
+    assert len(runs("pca-logreg", "kfold(synthetic)")) == 10
+    assert all(r["status"] == "ok" and r["environment"]["packages"] for r in records)
+
+
+def test_methods_table_holds_mean_std_and_runs_of_the_records(results):
+    write_reports(results, plots=False)
+    text = (results / "methods.md").read_text()
+    holdout = [r["metrics"]["accuracy"] for r in runs("pca-logreg", "synthetic-holdout")
+               if "n_components" not in r["params"]]
+    kfold = [r["metrics"]["accuracy"] for r in runs("pca-logreg", "kfold(synthetic)")]
+    [matrix_row] = [line for line in text.splitlines() if re.match(r"\| pca-logreg +\|", line)]
+    assert f"{cell_text(holdout)} ({len(holdout)})" in matrix_row
+    assert f"{cell_text(kfold)} (10)" in matrix_row
+    # a parameter variant is its own row, named by what differs
+    assert re.search(r"^\| pca-logreg \[n_components=10\] +\| classical", text, re.M)
+    # validation accuracy and timing columns come from the records too
+    val = [r["val_metrics"]["accuracy"] for r in runs("pca-logreg", "kfold(synthetic)")]
+    assert cell_text(val) in text
+    assert "cross:" not in text.split("## Test accuracy")[1]  # cross results live elsewhere
+
+
+def test_cross_dataset_matrix(results):
+    write_reports(results, plots=False)
+    text = (results / "cross_dataset.md").read_text()
+    cross = [r for r in fixture_records() if r["protocol"].startswith("cross:")]
+    for r in cross:
+        assert f"[{100 * r['metrics']['accuracy']:.1f}](report_" in text
+        assert f"{r['train_dataset']} → {r['test_dataset']}" in text
+    home = [r["metrics"]["accuracy"] for r in runs("pca-logreg", "synthetic-holdout")
+            if "n_components" not in r["params"]]
+    assert f"*{cell_text(home)}*" in text  # the diagonal is the within-dataset result
+
+
+def test_classification_report_pools_the_folds(results):
+    write_reports(results, plots=False)
+    folds = runs("pca-logreg", "kfold(synthetic)")
+    [cell] = [c for c in group(fixture_records()) if c.protocol == "kfold(synthetic)"]
+    text = (results / f"report_{cell.slug}.md").read_text()
+    pooled = np.sum([r["metrics"]["confusion"]["matrix"] for r in folds], axis=0)
+    n = int(pooled.sum())
+    assert n == sum(r["n_test"] for r in folds) == folds[0]["data"]["synthetic"]["n_images"]
+    accuracy = np.trace(pooled) / n
+    assert re.search(rf"\| accuracy \(pooled\) +\| {100 * accuracy:.1f} ", text)
+    assert re.search(rf"\| Hamming loss +\| {1 - accuracy:.4f} ", text)
+    assert re.search(rf"\| \*\*avg / total\*\* .*\| {n} +\|", text)
+    top2 = sum(r["metrics"]["top2_accuracy"] * r["n_test"] for r in folds) / n
+    assert re.search(rf"\| top-2 accuracy +\| {100 * top2:.1f} ", text)
+    for i, name in enumerate(folds[0]["classes"]):  # one row per class, support from the matrix
+        assert re.search(rf"^\| {name} .*\| {pooled[i].sum()} +\|$", text, re.M)
+    assert "## Runs" in text and len(re.findall(r"^\| fold\d", text, re.M)) == 10
+
+
+def test_readme_links_resolve_and_quote_the_commands(results):
+    written = write_reports(results, plots=False)
+    text = (results / "README.md").read_text()
+    for target in re.findall(r"\]\(([^)]+)\)", text):
+        assert (results / target).exists(), target
+    for r in fixture_records():
+        assert shlex.join(r["command"]) in text
+    env = fixture_records()[0]["environment"]
+    assert re.search(r"^\| synthetic +\| 280 ", text, re.M)  # the data table: 7 x 40 faces
+    assert env["cpu"] in text and env["packages"]["scikit-learn"] in text
+    assert all(p.exists() for p in written)
+    assert "## Failed runs" not in text
+
+
+def test_rendering_is_deterministic(results, tmp_path):
+    write_reports(results, plots=False)
+    first = {p.name: p.read_text() for p in results.glob("*.md")}
+    write_reports(results, plots=False)
+    assert {p.name: p.read_text() for p in results.glob("*.md")} == first
+
+
+def test_plots_are_written_and_embedded(tmp_path):
+    # the fixture's CNN run recorded its training history (Keras-style keys); add a run whose
+    # history uses the train_/val_ spelling, to draw both
+    [cnn] = [r for r in fixture_records() if r.get("history")]
+    other = json.loads(json.dumps(cnn))
+    other.update(seed=1, config_hash="0" * 64, history=[
+        {"epoch": e, "train_loss": 2 - 0.3 * e, "train_acc": 0.2 + 0.1 * e,
+         "val_loss": 2.1 - 0.2 * e, "val_acc": 0.2 + 0.05 * e} for e in range(1, 3)])
+    base = runs("pca-logreg", "synthetic-holdout")[0]
+    with open(tmp_path / "records.jsonl", "w") as fh:
+        for r in (base, cnn, other):
+            fh.write(json.dumps(r) + "\n")
+    written = write_reports(tmp_path)
+    pngs = [p for p in written if p.suffix == ".png"]
+    names = {p.name for p in pngs}
+    assert "speed_accuracy.png" in names
+    assert sum(n.startswith("confusion_") for n in names) == 2
+    assert sum(n.startswith(f"history_{cnn['pipeline']}") for n in names) == 1
+    assert not any(n.startswith("history_pca-logreg") for n in names)
+    for p in pngs:
+        assert p.read_bytes()[:8] == PNG and p.stat().st_size > 2000
+    [report] = [p for p in written if p.name.startswith(f"report_{cnn['pipeline']}")]
+    assert f"![training curves](history_{cnn['pipeline']}" in report.read_text()
+
+
+def test_failed_runs_are_listed_not_scored(results):
+    with open(results / "records.jsonl", "a") as fh:
+        fh.write(json.dumps({"config_hash": "f" * 64, "pipeline": "hog-svm", "protocol": "jaffe-loso",
+                             "protocol_label": "jaffe-loso", "fold": "KA", "seed": 0,
+                             "status": "failed", "error": "MemoryError: out of memory"}) + "\n")
+        fh.write('{"config_hash": "torn", "sta')  # a killed writer's partial line is ignored
+    write_reports(results, plots=False)
+    readme = (results / "README.md").read_text()
+    assert "## Failed runs" in readme and "MemoryError: out of memory" in readme
+    assert "jaffe-loso" not in (results / "methods.md").read_text()
+
+
+def test_slug_makes_safe_file_names():
+    assert slug("cross:fer2013->ckplus") == "cross_fer2013-to-ckplus"
+    assert slug("pca-logreg [n_components=10]") == "pca-logreg_n_components_10"
+
+
+def test_report_command(results, tmp_path, capsys):
+    assert main(["report", str(results), "--no-plots"]) == 0
+    assert (results / "README.md").exists() and "README.md" in capsys.readouterr().err
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    assert main(["report", str(empty)]) == 2
+    assert "no records found" in capsys.readouterr().err
