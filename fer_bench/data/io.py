@@ -28,6 +28,31 @@ def _truncated(data: bytes, suffix: str) -> bool:
     return False
 
 
+def _decode(path: Path) -> np.ndarray:
+    """The decoded, EXIF-oriented image at ``path`` as OpenCV returns it (any depth/channels).
+
+    Raises :class:`DataError` naming the file for a missing, unreadable, empty, corrupt,
+    truncated or non-image file.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file not found", "check the path or re-extract the dataset") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not an image", "name the image files in it") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
+    if not data:
+        raise DataError(path, "empty file", "re-download or delete it")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
+        raise DataError(path, kind, "re-download the file or remove it (PNG, JPEG, ... expected)")
+    if _truncated(data, path.suffix.lower()):
+        raise DataError(path, "truncated image file", "re-download the file or remove it")
+    return _apply_exif_orientation(data, image)
+
+
 def read_gray(path: str | Path, expect_size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode ``path`` to a 2-D uint8 grayscale array (EXIF orientation honoured).
 
@@ -36,22 +61,7 @@ def read_gray(path: str | Path, expect_size: tuple[int, int] | None = None) -> n
     non-image file and for a wrong size.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found", "check the path or re-extract the dataset") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
-    if not data:
-        raise DataError(path, "empty file", "re-download or delete it")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
-        raise DataError(path, kind, "re-download the file or remove it from the dataset folder")
-    if _truncated(data, path.suffix.lower()):
-        raise DataError(path, "truncated image file", "re-download the file or remove it")
-    image = _apply_exif_orientation(data, image)
-    image = to_gray_uint8(image)
+    image = to_gray_uint8(_decode(path))
     if expect_size is not None and image.shape != tuple(expect_size):
         raise DataError(
             path, f"image is {image.shape[1]}x{image.shape[0]}, expected "
@@ -66,24 +76,7 @@ def read_color(path: str | Path) -> np.ndarray:
     Grayscale images are replicated to three channels, alpha is dropped and 16-bit images are
     reduced to 8 bits. Raises :class:`DataError` naming the file, as :func:`read_gray` does.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found", "check the path") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a directory, not an image", "name the image files in it") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
-    if not data:
-        raise DataError(path, "empty file", "re-download or delete it")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
-        raise DataError(path, kind, "pass a PNG, JPEG or another image file")
-    if _truncated(data, path.suffix.lower()):
-        raise DataError(path, "truncated image file", "re-download the file")
-    image = _apply_exif_orientation(data, image)
+    image = _decode(Path(path))
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:  # float: one min-max scaling for all channels keeps the hues
