@@ -90,12 +90,9 @@ def train_model(
     FerModel
         The fitted model; ``provenance`` holds the test accuracy, split sizes and versions.
     """
-    from ..harness import data as jobdata
-    from ..harness.execute import build_estimator, stratified_subsample
+    from ..harness.execute import build_estimator, fit_estimator, prepare
     from ..harness.jobs import expand_jobs, pipeline_params, resolve_selection
     from ..metrics import classification_metrics
-    from ..pipelines.base import accepts_validation
-    from ..protocols import get_protocol
     from ..results.environment import environment
 
     say = log or (lambda line: None)
@@ -112,22 +109,11 @@ def train_model(
                        data_root=data_root)
     job = jobs[0]  # the protocol's first split
 
-    protocol_obj = get_protocol(job.protocol)
-    options = job.config()["dataset_options"]
-    loaded = tuple(jobdata.load(d, options[d], data_root) for d in job.datasets)
-    prepared = jobdata.view_data(loaded, job.view)
-    crops = [jobdata.faces(d, options[d], data_root, job.face) for d in job.datasets]
-    X_all = [c[0][keep] for c, keep in zip(crops, prepared.keep)]
-    y_all = [prepared.labels(i) for i in range(len(job.datasets))]
-    split = next(s for s in protocol_obj.splits(prepared.protocol_input, job.seed) if s.fold == job.fold)
-    train = split.train
-    if limit_train is not None:
-        train = stratified_subsample(train, y_all[0][train], limit_train, seed)
-    classes = list(prepared.view.classes)
-    X_val = X_all[0][split.val] if split.val is not None and len(split.val) else None
-    y_val = y_all[0][split.val] if X_val is not None else None
-    X_test, y_test = X_all[-1][split.test], y_all[-1][split.test]
-    names = _split_names(protocol_obj, split.fold)
+    d = prepare(job, data_root)
+    split, classes, train = d.split, d.classes, d.train
+    X_val, y_val, X_test, y_test = d.X_val, d.y_val, d.X_test, d.y_test
+    options = d.dataset_options
+    names = _split_names(d.protocol, split.fold)
 
     estimator, kwargs = build_estimator(job)
     if not hasattr(estimator, "predict_proba"):
@@ -137,10 +123,7 @@ def train_model(
         f"{len(train)} train, {0 if X_val is None else len(X_val)} validation, "
         f"{len(X_test)} test faces; classes {', '.join(classes)}")
     t0 = time.perf_counter()
-    if X_val is not None and accepts_validation(estimator):
-        estimator.fit(X_all[0][train], y_all[0][train], X_val=X_val, y_val=y_val)
-    else:
-        estimator.fit(X_all[0][train], y_all[0][train])
+    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val)
     fit_s = time.perf_counter() - t0
 
     family = PIPELINES.get(pipeline).tags.get("family", "classical")
@@ -157,7 +140,7 @@ def train_model(
         "pipeline": pipeline, "family": model.family, "params": kwargs,
         "dataset": dataset, "datasets": list(job.datasets), "dataset_options": options,
         "protocol": job.protocol, "fold": split.fold, "seed": seed, "view": job.view,
-        "dropped_classes": list(prepared.dropped), "limit_train": limit_train, **names,
+        "dropped_classes": d.dropped, "limit_train": limit_train, **names,
         "n_train": int(len(train)), "n_val": 0 if X_val is None else int(len(X_val)),
         "n_test": int(len(X_test)),
         "test_accuracy": metrics["accuracy"], "test_accuracy_ci95": metrics["accuracy_ci95"],

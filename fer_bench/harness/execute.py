@@ -11,6 +11,7 @@ import resource
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,8 @@ def training_history(estimator: Any) -> list[dict] | None:
     return None
 
 
-def _fit(estimator: Any, X, y, X_val, y_val) -> None:
+def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None) -> None:
+    """Fit, passing the validation split only to estimators that take it (deep ones)."""
     from ..pipelines.base import accepts_validation
 
     if X_val is not None and accepts_validation(estimator):
@@ -192,7 +194,32 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     return record
 
 
-def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> dict:
+@dataclass
+class JobData:
+    """One job's data after loading, label view, face stage and split (the test part kept apart).
+
+    ``X_*`` are ``(N, 48, 48)`` uint8 faces, ``y_*`` view labels; ``train`` indexes the training
+    dataset's faces (already subsampled for ``limit_train``).
+    """
+
+    protocol: Any
+    split: Any
+    classes: list[str]
+    dropped: list[str]
+    train: np.ndarray
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+    detection_rates: list[float | None]
+    loaded: tuple
+    dataset_options: dict
+
+
+def prepare(job: Job, data_root: str | None) -> JobData:
+    """Load, view, crop and split ``job``'s data; shared by :func:`run_job` and ``train``."""
     from ..protocols import get_protocol
     from . import data as jobdata
 
@@ -212,26 +239,38 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     train = split.train
     if job.limit_train is not None:
         train = stratified_subsample(train, y_tr[train], job.limit_train, job.seed)
-    X_val = X_tr[split.val] if split.val is not None else None
-    y_val = y_tr[split.val] if split.val is not None else None
-    classes = list(prepared.view.classes)
+    has_val = split.val is not None and len(split.val) > 0
+    return JobData(
+        protocol=protocol, split=split, classes=list(prepared.view.classes),
+        dropped=list(prepared.dropped), train=train,
+        X_train=X_tr[train], y_train=y_tr[train],
+        X_val=X_tr[split.val] if has_val else None, y_val=y_tr[split.val] if has_val else None,
+        X_test=X_te[split.test], y_test=y_te[split.test],
+        detection_rates=[c[1] for c in crops], loaded=loaded, dataset_options=options,
+    )
 
+
+def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> dict:
+    from . import data as jobdata
+
+    d = prepare(job, data_root)
+    split, classes, train = d.split, d.classes, d.train
+    X_val, y_val, X_test = d.X_val, d.y_val, d.X_test
     estimator, kwargs = build_estimator(job, checkpoint_root)
     _reset_peak_rss()
     t0 = time.perf_counter()
-    _fit(estimator, X_tr[train], y_tr[train], X_val, y_val)
+    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val)
     fit_s = time.perf_counter() - t0
-    X_test = X_te[split.test]
     t0 = time.perf_counter()
     y_pred = np.asarray(estimator.predict(X_test))
     predict_s = time.perf_counter() - t0
     scores = class_scores(estimator, X_test, len(classes))
     out: dict[str, Any] = {
-        "params": kwargs, "default_view": protocol.default_view, "classes": classes,
-        "dropped_classes": prepared.dropped,
+        "params": kwargs, "default_view": d.protocol.default_view, "classes": classes,
+        "dropped_classes": d.dropped,
         "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
         "n_test": int(len(split.test)),
-        "metrics": classification_metrics(y_te[split.test], y_pred, classes, scores,
+        "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }
     if X_val is not None and len(X_val):
@@ -244,11 +283,11 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "predict_ms_per_image": 1000 * predict_s / max(len(split.test), 1),
         "peak_rss_mb": peak_rss_mb(),
     }
-    rates = [c[1] for c in crops]
+    rates = d.detection_rates
     out["detection_rate"] = rates[-1]
     if len(rates) == 2:
         out["detection_rate_train"] = rates[0]
-    out["data"] = {d: jobdata.summary(ds) for d, ds in zip(job.datasets, loaded)}
+    out["data"] = {name: jobdata.summary(ds) for name, ds in zip(job.datasets, d.loaded)}
     history = training_history(estimator)
     if history is not None:
         out["history"] = history
