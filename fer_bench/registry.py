@@ -86,6 +86,8 @@ DATASETS.add(
 DATASETS.add(
     "synthetic", "fer_bench.data.synthetic:load", "Built-in procedurally rendered faces",
     subdirs=(), builtin=True,
+    # CNN budgets that keep `run --suite all` on the default within minutes on 2 cores.
+    pipeline_params={"deep": {"epochs": 6}, "vgg-fer": {"epochs": 3}},
 )
 DATASETS.add(
     "folder", "fer_bench.data.folder:load",

@@ -322,6 +322,24 @@ def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
     return [s.fold for s in protocol.splits(data.protocol_input, seed)]
 
 
+def dataset_defaults(datasets: Sequence[str], pipeline: str) -> dict[str, Any]:
+    """Parameters a dataset's registry entry sets for a pipeline (``pipeline_params``, keyed by
+    family or pipeline name; the name wins).
+
+    The synthetic default, for instance, gives the CNNs a few epochs instead of FER2013's
+    dozens so that ``run --suite all`` on a fresh machine stays within minutes; ``--param``
+    overrides them.
+    """
+    family = PIPELINES.get(pipeline).tags.get("family")
+    out: dict[str, Any] = {}
+    for name in datasets:
+        entry = DATASETS.get(name.split(":", 1)[0])
+        given = entry.tags.get("pipeline_params", {})
+        out.update(given.get(family, {}))
+        out.update(given.get(pipeline, {}))
+    return out
+
+
 def expand_jobs(
     selection: Selection,
     seeds: Sequence[int] = (0,),
@@ -350,9 +368,10 @@ def expand_jobs(
         for seed in seeds:
             for fold in folds(spec, job_view, seed, options, data_root):
                 for pipeline in selection.pipelines:
+                    job_params = {**dataset_defaults(spec.datasets, pipeline), **params.get(pipeline, {})}
                     jobs.append(Job(
                         pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
-                        seed=int(seed), view=job_view, params=params.get(pipeline, {}), face=face,
+                        seed=int(seed), view=job_view, params=job_params, face=face,
                         limit_train=limit_train, dataset_options=options,
                     ))
     return jobs
