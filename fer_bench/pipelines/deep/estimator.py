@@ -1,0 +1,353 @@
+"""The scikit-learn face of the CNNs: :class:`CNNClassifier`, the registered factories and
+single-file model saving.
+
+``CNNClassifier`` follows the pipeline contract of :mod:`fer_bench.pipelines.base`: it fits on
+``(N, 48, 48)`` uint8 faces, accepts a validation split for model selection, and its
+constructor only stores parameters, so ``clone`` / ``GridSearchCV`` work.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.validation import check_is_fitted
+
+from ...errors import FerBenchError, LabelSpaceError
+from . import checkpoint as ckpt
+from . import train
+from .input_pipeline import AugmentConfig, TTA_MODES
+from .models import ARCHITECTURES, build_model, init_variables
+
+IMAGE_SIZE = 48
+MODEL_FORMAT = "fer-bench-cnn"
+MODEL_VERSION = 1
+_USE_PARAM = object()
+
+# Parameters that do not change what a run computes: a checkpoint stays valid across them
+# (so ``epochs`` can be raised to continue a finished run).
+_RUN_NEUTRAL = ("epochs", "verbose", "checkpoint_dir", "tta", "predict_batch_size")
+
+
+def _resolve_dtype(dtype: str) -> Any:
+    if dtype == "auto":
+        return jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32
+    if dtype in ("float32", "bfloat16"):
+        return jnp.dtype(dtype)
+    raise ValueError(f"dtype must be 'auto', 'float32' or 'bfloat16', got {dtype!r}")
+
+
+def check_images(X: Any, what: str = "X") -> np.ndarray:
+    """``X`` as a ``(N, 48, 48)`` uint8 array (a trailing channel axis of 1 is dropped; other
+    numeric dtypes are taken on the 0..255 scale). Raises :class:`FerBenchError` otherwise."""
+    X = np.asarray(X)
+    if X.ndim == 4 and X.shape[-1] == 1:
+        X = X[..., 0]
+    if X.ndim != 3 or X.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise FerBenchError(
+            f"{what} has shape {X.shape}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) face crops "
+            "(run the face stage, which resizes to 48x48, first)")
+    if len(X) == 0:
+        raise FerBenchError(f"{what} holds no images")
+    if X.dtype != np.uint8:
+        if not np.issubdtype(X.dtype, np.number):
+            raise FerBenchError(f"{what} has dtype {X.dtype}, expected uint8 pixels")
+        X = np.clip(np.rint(X), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(X)
+
+
+class CNNClassifier(ClassifierMixin, BaseEstimator):
+    """A Flax CNN trained with optax, as a scikit-learn classifier on 48x48 faces.
+
+    Parameters
+    ----------
+    arch : {"little-vgg", "mini-xception", "vgg-fer"}
+        The network (:mod:`.models`).
+    epochs : int
+        Maximum number of epochs (early stopping may end sooner).
+    batch_size : int
+        Training batch size (rounded down to a multiple of the device count).
+    learning_rate : float
+        Initial learning rate.
+    optimizer : {"adamw", "sgd"}
+        AdamW, or SGD with Nesterov momentum 0.9.
+    weight_decay : float
+        Decay of the kernels (decoupled for AdamW, L2 for SGD); biases and BN are not decayed.
+    label_smoothing : float
+        Weight of the uniform distribution mixed into the one-hot targets.
+    augment : {"none", "flip", "crop", "affine"}
+        Training augmentation (:class:`.input_pipeline.AugmentConfig`).
+    max_rotation, max_shift, max_zoom, max_shear : float
+        Ranges of the random affine: degrees, fraction of the side, scale deviation, degrees.
+        ``max_shift`` is also the padding fraction of ``augment="crop"``.
+    erasing : float
+        Probability of random erasing per image (0 disables).
+    mixup : float
+        Mixup Beta parameter (0 disables).
+    patience : int
+        Epochs without a better validation accuracy before training stops.
+    lr_patience : int
+        Epochs without a lower validation loss before the learning rate is multiplied by
+        ``lr_factor``.
+    lr_factor : float
+        Learning-rate reduction factor on a plateau.
+    validation_fraction : float
+        Share of the training data held out (stratified, seeded) for model selection when
+        ``fit`` gets no ``X_val``.
+    tta : {None, "flip", "tencrop"}
+        Test-time augmentation used by ``predict`` / ``predict_proba``.
+    predict_batch_size : int
+        Images per inference call.
+    checkpoint_dir : str or None
+        Directory for the per-epoch checkpoint; an interrupted ``fit`` with the same data and
+        parameters resumes from it. None: no checkpoints.
+    random_state : int
+        Seed of the initialisation, the batch order, augmentation, dropout and the held-out
+        validation split.
+    verbose : int
+        0: silent; 1: a progress bar per epoch; 2: the bars stay on screen.
+    dtype : {"auto", "float32", "bfloat16"}
+        Computation dtype; "auto" is bfloat16 on a GPU and float32 elsewhere.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+        The class labels seen in ``fit``.
+    variables_ : dict
+        Parameters and batch statistics of the best epoch (numpy arrays).
+    history_ : list of dict
+        Per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, lr, images_per_s, seconds``.
+    best_epoch_ : int
+        The (1-based) epoch whose weights are kept.
+    """
+
+    def __init__(
+        self, arch: str = "mini-xception", epochs: int = 50, batch_size: int = 64,
+        learning_rate: float = 1e-3, optimizer: str = "adamw", weight_decay: float = 0.0,
+        label_smoothing: float = 0.0, augment: str = "affine", max_rotation: float = 10.0,
+        max_shift: float = 0.1, max_zoom: float = 0.1, max_shear: float = 5.0,
+        erasing: float = 0.0, mixup: float = 0.0, patience: int = 10, lr_patience: int = 5,
+        lr_factor: float = 0.5, validation_fraction: float = 0.1, tta: str | None = None,
+        predict_batch_size: int = 256, checkpoint_dir: str | None = None,
+        random_state: int = 0, verbose: int = 1, dtype: str = "auto",
+    ) -> None:
+        self.arch = arch
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
+        self.augment = augment
+        self.max_rotation = max_rotation
+        self.max_shift = max_shift
+        self.max_zoom = max_zoom
+        self.max_shear = max_shear
+        self.erasing = erasing
+        self.mixup = mixup
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.lr_factor = lr_factor
+        self.validation_fraction = validation_fraction
+        self.tta = tta
+        self.predict_batch_size = predict_batch_size
+        self.checkpoint_dir = checkpoint_dir
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _train_config(self) -> train.TrainConfig:
+        aug = AugmentConfig(
+            mode=self.augment, max_rotation=self.max_rotation, max_shift=self.max_shift,
+            max_zoom=self.max_zoom, max_shear=self.max_shear, erasing=self.erasing,
+            mixup=self.mixup,
+        )
+        return train.TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            optimizer=self.optimizer, weight_decay=self.weight_decay,
+            label_smoothing=self.label_smoothing, augment=aug, patience=self.patience,
+            lr_patience=self.lr_patience, lr_factor=self.lr_factor,
+            eval_batch_size=self.predict_batch_size, seed=int(self.random_state),
+            verbose=self.verbose,
+        )
+
+    def _check_params(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
+        if self.tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {TTA_MODES}, got {self.tta!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+
+    def _holdout(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded train / validation indices, stratified when every class has two images."""
+        n_val = max(1, int(round(self.validation_fraction * len(y))))
+        if len(y) - n_val < 1:
+            raise FerBenchError(
+                f"{len(y)} training images are too few to hold out a validation set")
+        counts = np.bincount(y)
+        stratify = counts.min() >= 2 and n_val >= len(counts) and len(y) - n_val >= len(counts)
+        splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
+            n_splits=1, test_size=n_val, random_state=self.random_state)
+        return next(splitter.split(X, y))
+
+    def _signature(self, *arrays: np.ndarray) -> str:
+        h = hashlib.sha256()
+        params = {k: v for k, v in self.get_params().items() if k not in _RUN_NEUTRAL}
+        h.update(json.dumps(params, sort_keys=True, default=str).encode())
+        for a in arrays:
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "CNNClassifier":
+        """Train on faces ``X`` (N, 48, 48) uint8 with labels ``y`` (N,), selecting the epoch and
+        stopping on ``X_val`` / ``y_val`` (or a held-out ``validation_fraction`` of ``X``)."""
+        self._check_params()
+        X = check_images(X)
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise FerBenchError(f"y has shape {y.shape}, expected ({len(X)},) labels for X")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if (X_val is None) != (y_val is None):
+            raise FerBenchError("pass both X_val and y_val, or neither")
+        if X_val is None:
+            tr, va = self._holdout(X, y_idx)
+            X, X_val, y_idx, yv_idx = X[tr], X[va], y_idx[tr], y_idx[va]
+        else:
+            X_val = check_images(X_val, "X_val")
+            y_val = np.asarray(y_val)
+            if y_val.shape != (len(X_val),):
+                raise FerBenchError(f"y_val has shape {y_val.shape}, expected ({len(X_val)},)")
+            unknown = np.setdiff1d(y_val, self.classes_)
+            if unknown.size:
+                raise LabelSpaceError(
+                    f"validation labels {unknown.tolist()} do not occur in the training labels "
+                    f"{self.classes_.tolist()}; use the same label view for both")
+            yv_idx = np.searchsorted(self.classes_, y_val)
+        num_classes = len(self.classes_)
+        model = build_model(self.arch, num_classes, _resolve_dtype(self.dtype))
+        signature = (self._signature(X, y_idx, X_val, yv_idx)
+                     if self.checkpoint_dir is not None else "")
+        result = train.fit(model, X, y_idx, X_val, yv_idx, num_classes, self._train_config(),
+                           self.checkpoint_dir, signature)
+        self.variables_ = result.variables
+        self.history_ = result.history
+        accs = [h["val_accuracy"] for h in self.history_]
+        self.best_epoch_ = int(np.argmax(accs)) + 1 if accs else 0
+        return self
+
+    # -- prediction ------------------------------------------------------------------------
+    def predict_proba(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
+        """Class probabilities ``(N, K)``; ``tta`` overrides the estimator's ``tta``."""
+        check_is_fitted(self, "variables_")
+        tta = self.tta if tta is _USE_PARAM else tta
+        if tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+        # Shared and cached outside the estimator, so clone/deepcopy never copy compiled code.
+        model = build_model(self.arch, len(self.classes_), _resolve_dtype(self.dtype))
+        predictor = train.get_predictor(model, int(self.predict_batch_size), train.device_mesh())
+        return predictor.predict_proba(self.variables_, check_images(X), tta)
+
+    def predict(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
+        """Predicted labels ``(N,)`` (entries of ``classes_``)."""
+        return self.classes_[np.argmax(self.predict_proba(X, tta), axis=1)]
+
+
+# -- registered factories -------------------------------------------------------------------
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    # The thesis's Keras setup: Adam 1e-3, ImageDataGenerator-style affine augmentation.
+    "little-vgg": dict(epochs=60, batch_size=64, learning_rate=1e-3, patience=12,
+                       lr_patience=5, lr_factor=0.5),
+    # Arriaga et al.: Adam 1e-3, batch 32, rotation 10 / shift 0.1 / zoom 0.1 / flip,
+    # early stopping patience 50 and LR x0.1 after patience/4 (shortened for a bounded budget).
+    "mini-xception": dict(epochs=100, batch_size=32, learning_rate=1e-3, patience=25,
+                          lr_patience=10, lr_factor=0.1),
+    # Khaireddin & Chen: SGD + Nesterov 0.01, weight decay 1e-4, batch 64, LR x0.75 on a
+    # 5-epoch plateau, rescale/shift 20 %, rotation 10, random erasing, ten-crop at test time.
+    "vgg-fer": dict(epochs=300, batch_size=64, learning_rate=0.01, optimizer="sgd",
+                    weight_decay=1e-4, patience=40, lr_patience=5, lr_factor=0.75,
+                    max_shift=0.2, max_zoom=0.2, max_rotation=10.0, erasing=0.5, tta="tencrop"),
+}
+
+
+def _make(arch: str, params: dict) -> CNNClassifier:
+    if "arch" in params:
+        raise TypeError("the factory fixes arch; use CNNClassifier(arch=...) to choose it")
+    return CNNClassifier(arch=arch, **{**_DEFAULTS[arch], **params})
+
+
+def make_little_vgg(**params: Any) -> CNNClassifier:
+    """The thesis's little-VGG (``CNNClassifier`` parameters override the defaults)."""
+    return _make("little-vgg", params)
+
+
+def make_mini_xception(**params: Any) -> CNNClassifier:
+    """Arriaga et al.'s mini-Xception (``CNNClassifier`` parameters override the defaults)."""
+    return _make("mini-xception", params)
+
+
+def make_vgg_fer(**params: Any) -> CNNClassifier:
+    """The VGG-style network after Khaireddin & Chen 2021 (parameters override the defaults)."""
+    return _make("vgg-fer", params)
+
+
+# -- model files ----------------------------------------------------------------------------
+def save_model(estimator: CNNClassifier, path: str | os.PathLike,
+               class_names: list[str] | None = None) -> str:
+    """Write a fitted ``estimator`` to one msgpack file: architecture, constructor parameters,
+    classes (and optional display ``class_names``), best weights and history."""
+    check_is_fitted(estimator, "variables_")
+    params = estimator.get_params()
+    params["checkpoint_dir"] = None  # a machine-local path means nothing elsewhere
+    tree = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "arch": estimator.arch,
+        "params": json.dumps(params),
+        "classes": json.dumps(np.asarray(estimator.classes_).tolist()),
+        "class_names": json.dumps(list(class_names) if class_names is not None else None),
+        "history": json.dumps(getattr(estimator, "history_", [])),
+        "best_epoch": int(getattr(estimator, "best_epoch_", 0)),
+        "variables": estimator.variables_,
+    }
+    return str(ckpt.write_atomic(path, ckpt.dump(tree)))
+
+
+def load_model(path: str | os.PathLike) -> CNNClassifier:
+    """The fitted :class:`CNNClassifier` stored by :func:`save_model` (``class_names_`` holds the
+    saved display names or None). Raises :class:`~.checkpoint.ModelFileError` (a
+    :class:`FerBenchError`) for a missing, corrupt or foreign file."""
+    fix = "re-save it with save_model, or retrain"
+    tree = ckpt.read(path, "model file", fix)
+    if tree.get("format") != MODEL_FORMAT:
+        raise ckpt.ModelFileError(path, "not a fer-bench CNN model file", fix)
+    if tree.get("version") != MODEL_VERSION:
+        raise ckpt.ModelFileError(
+            path, f"model file version {tree.get('version')} is not {MODEL_VERSION}", fix)
+    try:
+        params = json.loads(tree["params"])
+        classes = np.asarray(json.loads(tree["classes"]))
+        class_names = json.loads(tree["class_names"])
+        history = json.loads(tree["history"])
+        estimator = CNNClassifier(**params)
+        estimator._check_params()
+        model = build_model(estimator.arch, len(classes), jnp.float32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ckpt.ModelFileError(path, f"model file metadata is damaged ({exc})", fix) from None
+    target = jax.eval_shape(partial(init_variables, model))
+    estimator.variables_ = ckpt.restore_into(target, tree.get("variables"), path, "model file", fix)
+    estimator.classes_ = classes
+    estimator.class_names_ = class_names
+    estimator.history_ = history
+    estimator.best_epoch_ = int(tree.get("best_epoch", 0))
+    return estimator

@@ -1,0 +1,234 @@
+"""Convolution and pooling building blocks written for speed on a small CPU.
+
+XLA's CPU backend lowers a grouped convolution (``feature_group_count``, i.e. a depthwise conv)
+to a slow generic loop and a 3x3 convolution with one or a few input channels to a kernel that
+cannot use the vector units well. Both become cheap when written as what they are: a handful of
+shifted slices multiplied and added (depthwise), or gathered into a patch matrix and multiplied
+by the kernel (im2col), which XLA fuses into a few loops or one GEMM. ``deep_perf.md`` in the
+benchmarks records the measurements that picked each formulation.
+
+All arrays are NHWC; kernels are HWIO like :class:`flax.linen.Conv`'s, so parameters from these
+modules and from ``nn.Conv`` are interchangeable.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+#: Convolutions with at most this many input channels (the grayscale input layer) use im2col;
+#: at 8 channels XLA's own convolution is already faster.
+IM2COL_MAX_CHANNELS = 4
+
+
+def _same_pad(x: Array, kh: int, kw: int) -> Array:
+    """Zero-pad H and W as 'SAME' padding does for stride 1 (extra row/column at the end)."""
+    ph, pw = kh - 1, kw - 1
+    return jnp.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+
+
+def _shift_mul_add(x: Array, kernel: Array) -> Array:
+    """Sum over the nine taps (i, j) of pad(x)[:, i:i+H, j:j+W, :] * kernel[i, j] (one fused
+    loop)."""
+    h, w = x.shape[1], x.shape[2]
+    xp = _same_pad(x, 3, 3)
+    out = xp[:, 0:h, 0:w, :] * kernel[0, 0]
+    for i in range(3):
+        for j in range(3):
+            if i or j:
+                out = out + xp[:, i:i + h, j:j + w, :] * kernel[i, j]
+    return out
+
+
+@jax.custom_vjp
+def _depthwise(x: Array, kernel: Array) -> Array:
+    return _shift_mul_add(x, kernel)
+
+
+def _depthwise_fwd(x: Array, kernel: Array) -> tuple[Array, tuple[Array, Array]]:
+    return _shift_mul_add(x, kernel), (x, kernel)
+
+
+def _depthwise_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
+    # Written out so the input gradient is one fused shifted loop like the forward pass (autodiff
+    # gives nine pad/slice transposes); measured no slower than autodiff's, see deep_perf notes.
+    x, kernel = res
+    h, w = x.shape[1], x.shape[2]
+    dx = _shift_mul_add(g, kernel[::-1, ::-1])  # the transpose of a correlation: flipped taps
+    xp = _same_pad(x, 3, 3)
+    taps = [jnp.sum(xp[:, i:i + h, j:j + w, :] * g, axis=(0, 1, 2))
+            for i in range(3) for j in range(3)]
+    return dx, jnp.stack(taps).reshape(kernel.shape)
+
+
+_depthwise.defvjp(_depthwise_fwd, _depthwise_bwd)
+
+
+def depthwise_conv3x3(x: Array, kernel: Array) -> Array:
+    """Depthwise 3x3 convolution, stride 1, 'SAME' padding, as nine shifted multiply-adds.
+
+    Parameters
+    ----------
+    x : array of shape (N, H, W, C)
+    kernel : array of shape (3, 3, 1, C) or (3, 3, C)
+        One 3x3 filter per channel (the HWIO layout of a grouped conv with C groups).
+
+    Returns
+    -------
+    array of shape (N, H, W, C), equal to ``lax.conv_general_dilated`` with
+    ``feature_group_count=C`` (cross-correlation, like every deep-learning conv), with a
+    hand-written gradient of the same shifted form.
+    """
+    return _depthwise(x, kernel.reshape(3, 3, x.shape[-1]))
+
+
+def im2col(x: Array, kh: int, kw: int, padding: str = "SAME") -> Array:
+    """Patches of a stride-1 ``kh x kw`` convolution: (N, H', W', kh*kw*C), ordered (i, j, c).
+
+    With this ordering ``im2col(x) @ kernel.reshape(kh*kw*C, O)`` is the convolution of ``x`` by
+    an HWIO ``kernel``.
+    """
+    if padding == "SAME":
+        x = _same_pad(x, kh, kw)
+    elif padding != "VALID":
+        raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    cols = [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
+    return jnp.concatenate(cols, axis=-1)
+
+
+def conv2d(x: Array, kernel: Array, padding: str = "SAME", impl: str = "auto") -> Array:
+    """Stride-1 2-D convolution of NHWC ``x`` by an HWIO ``kernel``.
+
+    ``impl`` is ``"lax"`` (XLA's convolution), ``"im2col"`` (patch matrix times kernel) or
+    ``"auto"``: im2col for inputs with at most :data:`IM2COL_MAX_CHANNELS` channels, where XLA's
+    convolution leaves the vector units idle, lax otherwise.
+    """
+    kh, kw, cin, cout = kernel.shape
+    if impl == "auto":
+        impl = "im2col" if cin <= IM2COL_MAX_CHANNELS and (kh, kw) != (1, 1) else "lax"
+    if impl == "im2col":
+        patches = im2col(x, kh, kw, padding)
+        return patches @ kernel.reshape(kh * kw * cin, cout)
+    if impl != "lax":
+        raise ValueError(f"impl must be 'auto', 'lax' or 'im2col', got {impl!r}")
+    return jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+
+
+def max_pool_2x2(x: Array) -> Array:
+    """2x2 max-pool with stride 2, 'VALID' (an odd last row/column is dropped, as Keras does).
+
+    Written as a reshape and a max: its gradient is a cheap compare-and-select, where
+    ``reduce_window``'s is a ``select_and_scatter`` that XLA's CPU backend runs slowly.
+    """
+    n, h, w, c = x.shape
+    x = x[:, : h - h % 2, : w - w % 2, :]
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def max_pool_3x3_s2(x: Array) -> Array:
+    """3x3 max-pool with stride 2 and 'SAME' padding (Keras ``MaxPooling2D(3, 2, "same")``).
+
+    Computed as a separable max over three strided row slices then three strided column slices
+    of the input padded with -inf; output size is ``ceil(H / 2) x ceil(W / 2)``.
+    """
+    n, h, w, c = x.shape
+    ho, wo = -(-h // 2), -(-w // 2)
+    # SAME padding for k=3, s=2: total pad = max((out-1)*2 + 3 - size, 0), split low-first.
+    ph, pw = max((ho - 1) * 2 + 3 - h, 0), max((wo - 1) * 2 + 3 - w, 0)
+    neg = jnp.finfo(x.dtype).min
+    xp = jnp.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)),
+                 constant_values=neg)
+    rows = jnp.maximum(jnp.maximum(xp[:, 0:2 * ho - 1:2], xp[:, 1:2 * ho:2]), xp[:, 2:2 * ho + 1:2])
+    return jnp.maximum(
+        jnp.maximum(rows[:, :, 0:2 * wo - 1:2], rows[:, :, 1:2 * wo:2]), rows[:, :, 2:2 * wo + 1:2]
+    )
+
+
+class Conv(nn.Module):
+    """A 2-D convolution (stride 1, or 1x1 with a stride) picking its fastest formulation.
+
+    Parameters mirror :class:`flax.linen.Conv` (``kernel`` HWIO, optional ``bias``), so the two
+    are interchangeable; ``impl`` chooses the formulation (see :func:`conv2d`).
+    """
+
+    features: int
+    kernel_size: tuple[int, int] = (3, 3)
+    strides: int = 1
+    padding: str = "SAME"
+    use_bias: bool = True
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    bias_init: Initializer = nn.initializers.zeros_init()
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        kh, kw = self.kernel_size
+        kernel = self.param(
+            "kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype
+        )
+        x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+        if self.strides != 1:
+            if (kh, kw) != (1, 1):
+                raise ValueError("only 1x1 convolutions may be strided here")
+            # A strided 1x1 conv is a subsample followed by a matmul ('SAME' keeps the top-left).
+            x = x[:, :: self.strides, :: self.strides, :]
+        if (kh, kw) == (1, 1):
+            y = x @ kernel.reshape(x.shape[-1], self.features)
+        else:
+            y = conv2d(x, kernel, self.padding, self.impl)
+        if self.use_bias:
+            bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            y = y + bias.astype(y.dtype)
+        return y
+
+
+class DepthwiseConv3x3(nn.Module):
+    """Depthwise 3x3 convolution (stride 1, 'SAME', no bias) via :func:`depthwise_conv3x3`.
+
+    ``impl="lax"`` uses XLA's grouped convolution instead (the reference formulation).
+    """
+
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    impl: str = "shift"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        c = x.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (3, 3, 1, c), self.param_dtype)
+        x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+        if self.impl == "lax":
+            return jax.lax.conv_general_dilated(
+                x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                feature_group_count=c,
+            )
+        return depthwise_conv3x3(x, kernel)
+
+
+class SeparableConv3x3(nn.Module):
+    """Keras ``SeparableConv2D(features, 3, padding="same", use_bias=False)``:
+    a depthwise 3x3 conv followed by a pointwise (1x1) conv, computed as a matmul."""
+
+    features: int
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    impl: str = "shift"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        x = DepthwiseConv3x3(self.kernel_init, self.dtype, self.param_dtype, self.impl,
+                             name="depthwise")(x)
+        return Conv(self.features, (1, 1), use_bias=False, kernel_init=self.kernel_init,
+                    dtype=self.dtype, param_dtype=self.param_dtype, name="pointwise")(x)

@@ -1,0 +1,205 @@
+"""The CNN architectures, the fast layer formulations and the on-device augmentation."""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+
+from fer_bench.pipelines.deep import input_pipeline as ip
+from fer_bench.pipelines.deep import layers
+from fer_bench.pipelines.deep.models import ARCHITECTURES, build_model, count_params, init_variables
+
+
+def _shapes(arch: str, num_classes: int, batch: int = 2):
+    """Parameter tree and output spec of ``arch`` without computing anything (eval_shape)."""
+    model = build_model(arch, num_classes)
+    variables = jax.eval_shape(partial(init_variables, model))
+    out = jax.eval_shape(partial(model.apply, train=False), variables,
+                         jax.ShapeDtypeStruct((batch, 48, 48, 1), jnp.float32))
+    return variables, out
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("num_classes", [3, 7])
+def test_output_shape_is_logits_per_class(arch, num_classes):
+    _, out = _shapes(arch, num_classes, batch=5)
+    assert out.shape == (5, num_classes)
+    assert out.dtype == jnp.float32
+
+
+def test_parameter_counts():
+    counts = {arch: count_params(_shapes(arch, 7)[0]["params"]) for arch in ARCHITECTURES}
+    # Arriaga et al. report 56,951 trainable parameters (Keras counts BN scale and offset).
+    assert abs(counts["mini-xception"] - 57_000) / 57_000 < 0.03
+    assert counts["mini-xception"] == 56_951
+    # The thesis's little-VGG: ~1.33 M; vgg-fer stays small enough for CPU inference.
+    assert 1.2e6 < counts["little-vgg"] < 1.45e6
+    assert 2e6 < counts["vgg-fer"] < 5e6
+    assert count_params(_shapes("mini-xception", 3)[0]["params"]) < counts["mini-xception"]
+
+
+def test_unknown_architecture_is_named():
+    with pytest.raises(ValueError, match="mini-xception"):
+        build_model("resnet", 7)
+
+
+def _rand(shape, seed):
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
+def _grouped_conv(x, k):
+    return jax.lax.conv_general_dilated(
+        x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=x.shape[-1])
+
+
+def test_depthwise_shift_equals_grouped_conv_forward_and_gradient():
+    x, k, probe = _rand((3, 9, 7, 5), 0), _rand((3, 3, 1, 5), 1), _rand((3, 9, 7, 5), 2)
+    np.testing.assert_allclose(layers.depthwise_conv3x3(x, k), _grouped_conv(x, k), atol=1e-5)
+
+    def loss(f, x, k):
+        return jnp.sum(f(x, k) * probe)
+
+    g_fast = jax.grad(partial(loss, layers.depthwise_conv3x3), argnums=(0, 1))(x, k)
+    g_ref = jax.grad(partial(loss, _grouped_conv), argnums=(0, 1))(x, k)
+    for a, b in zip(g_fast, g_ref):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("cin", [1, 3])
+def test_im2col_conv_equals_lax_conv(padding, cin):
+    x, k = _rand((2, 8, 6, cin), 3), _rand((3, 3, cin, 4), 4)
+    fast = layers.conv2d(x, k, padding, impl="im2col")
+    ref = layers.conv2d(x, k, padding, impl="lax")
+    np.testing.assert_allclose(fast, ref, atol=1e-5)
+    probe = _rand(ref.shape, 5)
+    g = [jax.grad(lambda x, k, i=impl: jnp.sum(layers.conv2d(x, k, padding, i) * probe),
+                  argnums=(0, 1))(x, k) for impl in ("im2col", "lax")]
+    for a, b in zip(*g):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [44, 22, 11, 6, 5])
+def test_max_pool_3x3_s2_equals_reduce_window(size):
+    x = _rand((2, size, size, 3), size)
+    ref = nn.max_pool(x, (3, 3), (2, 2), "SAME")
+    np.testing.assert_array_equal(layers.max_pool_3x3_s2(x), ref)
+    probe = _rand(ref.shape, 7)
+    g_fast = jax.grad(lambda x: jnp.sum(layers.max_pool_3x3_s2(x) * probe))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(nn.max_pool(x, (3, 3), (2, 2), "SAME") * probe))(x)
+    np.testing.assert_allclose(g_fast, g_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [8, 7])
+def test_max_pool_2x2_equals_reduce_window(size):
+    x = _rand((2, size, size, 3), 9)
+    np.testing.assert_array_equal(layers.max_pool_2x2(x), nn.max_pool(x, (2, 2), (2, 2), "VALID"))
+
+
+def test_strided_pointwise_conv_equals_lax():
+    x, k = _rand((2, 11, 11, 4), 10), _rand((1, 1, 4, 6), 11)
+    conv = layers.Conv(6, (1, 1), strides=2, use_bias=False)
+    ours = conv.apply({"params": {"kernel": k}}, x)
+    ref = jax.lax.conv_general_dilated(x, k, (2, 2), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_fast_mini_xception_equals_reference_formulation():
+    x = jnp.asarray(np.random.default_rng(0).random((2, 48, 48, 1)), jnp.float32)
+    fast, ref = build_model("mini-xception", 7), build_model("mini-xception", 7, impl="lax")
+    variables = jax.jit(partial(init_variables, fast, 3))()
+    np.testing.assert_allclose(jax.jit(fast.apply)(variables, x), jax.jit(ref.apply)(variables, x),
+                               atol=1e-4)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_logits():
+    model = build_model("little-vgg", 7, dtype=jnp.bfloat16)
+    variables = jax.jit(partial(init_variables, model))()
+    assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(variables["params"]))
+    x = jnp.asarray(np.random.default_rng(1).random((2, 48, 48)), jnp.float32)  # (N, 48, 48) ok
+    logits = jax.jit(model.apply)(variables, x)
+    assert logits.dtype == jnp.float32 and logits.shape == (2, 7)
+    ref = jax.jit(build_model("little-vgg", 7).apply)(variables, x)
+    np.testing.assert_allclose(logits, ref, atol=0.1, rtol=0.1)
+
+
+# -- input pipeline -------------------------------------------------------------------------
+# jitted as the train step runs them (and one compile is quicker than op-by-op dispatch)
+augment = jax.jit(ip.augment, static_argnums=2)
+erase = jax.jit(ip._erase, static_argnums=2)
+mixup = jax.jit(ip.mixup, static_argnums=3)
+
+
+def _images(n=4, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).random((n, 48, 48, 1)), jnp.float32)
+
+
+def test_identity_warp_returns_the_image():
+    x = _images()
+    eye = jnp.tile(jnp.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(x), 1, 1))
+    np.testing.assert_allclose(ip._warp(x, eye), x, atol=1e-6)
+
+
+def test_warp_shift_moves_content():
+    x = _images(1)
+    shift = jnp.array([[[1.0, 0, 0], [0, 1.0, 3.0]]])  # output column c reads input column c+3
+    np.testing.assert_allclose(ip._warp(x, shift)[0, :, :-3], x[0, :, 3:], atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["none", "flip", "crop", "affine"])
+def test_augment_is_seeded_and_keeps_range(mode):
+    cfg = ip.AugmentConfig(mode=mode, erasing=0.5)
+    x = _images(8)
+    a = augment(jax.random.key(0, impl="rbg"), x, cfg)
+    b = augment(jax.random.key(0, impl="rbg"), x, cfg)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and float(a.min()) >= 0 and float(a.max()) <= 1
+    if mode != "none":
+        assert not np.allclose(a, x)
+
+
+def test_affine_with_zero_ranges_only_flips():
+    cfg = ip.AugmentConfig(mode="affine", max_rotation=0, max_shift=0, max_zoom=0, max_shear=0)
+    x = _images(16)
+    out = np.asarray(augment(jax.random.key(1, impl="rbg"), x, cfg))
+    for o, i in zip(out, np.asarray(x)):
+        assert np.allclose(o, i, atol=1e-5) or np.allclose(o, i[:, ::-1], atol=1e-5)
+
+
+def test_random_erasing_probability_bounds():
+    x = _images(6)
+    key = jax.random.key(2, impl="rbg")
+    np.testing.assert_array_equal(erase(key, x, 0.0), x)
+    erased = np.asarray(erase(key, x, 1.0))
+    assert all(not np.array_equal(e, i) for e, i in zip(erased, np.asarray(x)))
+
+
+def test_mixup_mixes_targets_consistently():
+    x = _images(8)
+    targets = jax.nn.one_hot(jnp.arange(8) % 3, 3)
+    mx, mt = mixup(jax.random.key(3, impl="rbg"), x, targets, 0.4)
+    np.testing.assert_allclose(mt.sum(1), 1.0, atol=1e-6)
+    assert float(mt.max()) >= 0.5  # the original image keeps the larger weight
+
+
+def test_tta_views():
+    x = _images(3)
+    assert ip.tta_views(x, None).shape == (1, 3, 48, 48, 1)
+    flip = ip.tta_views(x, "flip")
+    np.testing.assert_array_equal(flip[1], x[:, :, ::-1])
+    ten = ip.tta_views(x, "tencrop")
+    assert ten.shape == (10, 3, 48, 48, 1)
+    np.testing.assert_allclose(ten[5], ten[0][:, :, ::-1], atol=1e-6)
+    with pytest.raises(ValueError, match="tta"):
+        ip.tta_views(x, "twelvecrop")
+
+
+def test_bad_augment_mode_is_rejected():
+    with pytest.raises(ValueError, match="augment"):
+        ip.AugmentConfig(mode="cutout")

@@ -1,0 +1,275 @@
+"""The CNN trainer and estimator: learning, determinism, checkpoints, clone and model files.
+
+Most tests train a tiny CNN (registered for the test only) so that they compile in seconds;
+the trainer does not depend on the architecture. One test trains the real mini-Xception.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+from flax import serialization
+from sklearn.base import clone
+
+from fer_bench.errors import FerBenchError
+from fer_bench.pipelines.base import accepts_validation
+from fer_bench.pipelines.deep import (
+    CNNClassifier, load_model, make_little_vgg, make_mini_xception, make_vgg_fer, save_curves,
+    save_model,
+)
+from fer_bench.pipelines.deep import checkpoint as ckpt
+from fer_bench.pipelines.deep import models, train
+from fer_bench.pipelines.deep.layers import Conv, max_pool_2x2
+
+
+class TinyCNN(nn.Module):
+    """Conv -> BN -> ReLU -> pool -> dropout -> dense: every kind of state the trainer handles."""
+
+    num_classes: int = 7
+    dtype: Any = jnp.float32
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = models._normalise(x, self.dtype)
+        x = max_pool_2x2(max_pool_2x2(x))  # 12 x 12: keeps the test cheap
+        x = Conv(4, dtype=self.dtype)(x)
+        x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
+        x = max_pool_2x2(x).reshape(x.shape[0], -1)
+        x = nn.Dropout(0.1, deterministic=not train)(x)
+        return nn.Dense(self.num_classes)(x).astype(jnp.float32)
+
+
+@pytest.fixture(autouse=True)
+def tiny_arch(monkeypatch):
+    monkeypatch.setitem(models.ARCHITECTURES, "tiny", TinyCNN)
+
+
+def render(n_per_class: int, seed: int, n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Separable faces-sized images: class c is a bright horizontal band at height c, in noise."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    X = (rng.random((len(y), 48, 48)) * 80).astype(np.uint8)
+    for c in range(n_classes):
+        top = 4 + c * (40 // n_classes)
+        X[y == c, top:top + 8, 8:40] += 150
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+X_TRAIN, Y_TRAIN = render(32, seed=0)  # 96 images: 6 steps of 16
+X_VAL, Y_VAL = render(8, seed=1)
+
+
+def tiny(**params) -> CNNClassifier:
+    base = dict(arch="tiny", epochs=2, batch_size=16, learning_rate=3e-3, augment="crop",
+                verbose=0, random_state=0)
+    return CNNClassifier(**{**base, **params})
+
+
+def _assert_trees_equal(a, b):
+    flat_a, tree_a = jax.tree_util.tree_flatten(a)
+    flat_b, tree_b = jax.tree_util.tree_flatten(b)
+    assert tree_a == tree_b
+    for x, y in zip(flat_a, flat_b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def _without_timing(history):
+    return [{k: v for k, v in h.items() if k not in ("images_per_s", "seconds")} for h in history]
+
+
+@pytest.mark.slow  # compiles the real mini-Xception train step (~10-20 s on 2 cores)
+def test_mini_xception_training_reduces_loss():
+    est = make_mini_xception(epochs=3, batch_size=16, augment="none", verbose=0)
+    est.fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    losses = [h["loss"] for h in est.history_]
+    assert losses[-1] < 0.5 * losses[0]
+    assert est.history_[-1]["accuracy"] > 0.8
+    assert est.predict_proba(X_VAL).shape == (len(X_VAL), 3)
+
+
+def test_tiny_training_learns_and_records_history():
+    est = tiny(epochs=4).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    assert [h["epoch"] for h in est.history_] == [1, 2, 3, 4]
+    assert est.history_[-1]["loss"] < est.history_[0]["loss"]
+    for h in est.history_:
+        assert set(h) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+                          "images_per_s", "seconds"}
+    proba = est.predict_proba(X_VAL)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert est.best_epoch_ == int(np.argmax([h["val_accuracy"] for h in est.history_])) + 1
+    best_val = est.history_[est.best_epoch_ - 1]["val_accuracy"]
+    assert (est.predict(X_VAL) == Y_VAL).mean() == pytest.approx(best_val)
+
+
+def test_same_seed_gives_identical_parameters():
+    a = tiny().fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    b = tiny().fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    _assert_trees_equal(a.variables_, b.variables_)
+    assert _without_timing(a.history_) == _without_timing(b.history_)
+    c = tiny(random_state=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    assert not np.array_equal(jax.tree_util.tree_leaves(a.variables_)[0],
+                              jax.tree_util.tree_leaves(c.variables_)[0])
+
+
+def test_checkpoint_restore_gives_identical_next_step(tmp_path):
+    # The same step settings as tiny(): the compiled step is shared with the estimator tests.
+    cfg = train.TrainConfig(batch_size=16, augment=train.AugmentConfig(mode="crop"))
+    model = TinyCNN(num_classes=3)
+    mesh = train.device_mesh()
+    step = train.compiled_train_step(
+        train.StepConfig(model, train.make_optimizer(cfg), cfg.augment, 0.0, 3, 16), mesh)
+    images, labels = jnp.asarray(X_TRAIN), jnp.asarray(Y_TRAIN, jnp.int32)
+    order, key = jnp.arange(len(labels)), train.make_key(0)
+
+    def run(state, i):
+        return step(state, jnp.zeros(3), images, labels, order, jnp.int32(i), key)[0]
+
+    state = run(train.create_state(model, cfg), 0)
+    ckpt.save_checkpoint(tmp_path, {"state": state})
+    raw = ckpt.load_checkpoint(tmp_path)
+    fresh = train.create_state(model, cfg)
+    restored = fresh.replace(**ckpt.restore_into(
+        {"step": fresh.step, "params": fresh.params, "batch_stats": fresh.batch_stats,
+         "opt_state": fresh.opt_state}, raw["state"], tmp_path, "checkpoint", "x"))
+    _assert_trees_equal(restored, state)
+    _assert_trees_equal(run(restored, 1), run(state, 1))
+
+
+def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path):
+    full = tiny(epochs=3, lr_patience=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    tiny(epochs=2, lr_patience=1, checkpoint_dir=str(tmp_path)).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    raw = serialization.msgpack_restore((tmp_path / ckpt.CHECKPOINT_NAME).read_bytes())
+    assert set(raw) == {"signature", "state", "best", "rng", "progress"}
+    assert json.loads(raw["progress"])["epoch"] == 2
+    resumed = tiny(epochs=3, lr_patience=1, checkpoint_dir=str(tmp_path)).fit(
+        X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    _assert_trees_equal(resumed.variables_, full.variables_)
+    assert _without_timing(resumed.history_) == _without_timing(full.history_)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    tiny(epochs=1, checkpoint_dir=str(tmp_path)).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    with pytest.raises(FerBenchError, match="checkpoint"):
+        tiny(epochs=1, learning_rate=0.1, checkpoint_dir=str(tmp_path)).fit(
+            X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+
+
+def _progress_after(records, patience=3, lr_patience=2):
+    cfg = train.TrainConfig(patience=patience, lr_patience=lr_patience, lr_factor=0.5,
+                            learning_rate=0.1)
+    state = train.create_state(TinyCNN(num_classes=3), cfg)
+    progress = train.Progress(learning_rate=0.1)
+    best = {}
+    for epoch, (loss, acc) in enumerate(records, 1):
+        progress.epoch = epoch
+        state, best = train._update_progress(progress, state, best, loss, acc, cfg)
+        if progress.stopped:
+            break
+    return progress, state
+
+
+def test_early_stopping_and_lr_plateau():
+    # accuracy peaks at epoch 2, loss stops improving after epoch 1
+    progress, state = _progress_after([(1.0, 0.5), (1.1, 0.6), (1.2, 0.6), (1.3, 0.55),
+                                       (1.4, 0.6), (1.5, 0.7)])
+    assert progress.best_epoch == 2 and progress.best_accuracy == 0.6
+    assert progress.stopped and progress.epoch == 5  # 3 epochs without a better accuracy
+    assert progress.learning_rate == 0.025  # halved after epochs 3 and 5
+    assert float(state.opt_state.hyperparams["learning_rate"]) == pytest.approx(0.025)
+    progress, _ = _progress_after([(1.0, 0.5), (0.9, 0.6), (0.8, 0.7)])
+    assert not progress.stopped and progress.learning_rate == 0.1
+
+
+def test_fit_without_validation_holds_out_a_stratified_split():
+    est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN)
+    assert len(est.history_) == 1 and 0 <= est.history_[0]["val_accuracy"] <= 1
+    assert list(est.classes_) == [0, 1, 2]
+
+
+def test_string_labels_and_label_space_errors():
+    names = np.array(["angry", "happy", "sad"])
+    est = tiny(epochs=1).fit(X_TRAIN, names[Y_TRAIN], X_VAL, names[Y_VAL])
+    assert set(est.predict(X_VAL[:5])) <= set(names)
+    with pytest.raises(FerBenchError, match="validation labels"):
+        tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL + 5)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 32, 32), np.uint8), np.zeros((4, 48), np.uint8)])
+def test_bad_image_shape_is_a_clear_error(bad):
+    with pytest.raises(FerBenchError, match="48"):
+        tiny().fit(bad, np.zeros(4, int))
+
+
+def test_tta_predictions():
+    est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    for tta in (None, "flip", "tencrop"):
+        proba = est.predict_proba(X_VAL, tta=tta)
+        assert proba.shape == (len(X_VAL), 3)
+        np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert not np.allclose(est.predict_proba(X_VAL, tta="flip"), est.predict_proba(X_VAL))
+    est.set_params(tta="flip")
+    np.testing.assert_array_equal(est.predict_proba(X_VAL), est.predict_proba(X_VAL, tta="flip"))
+
+
+def test_clone_and_factories():
+    est = make_vgg_fer(epochs=3)
+    assert est.arch == "vgg-fer" and est.epochs == 3 and est.tta == "tencrop"
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and not hasattr(twin, "variables_")
+    assert make_little_vgg().arch == "little-vgg" and make_mini_xception().arch == "mini-xception"
+    assert accepts_validation(est)
+    fitted = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    refit = clone(fitted)
+    assert refit.get_params() == fitted.get_params() and not hasattr(refit, "history_")
+    with pytest.raises(TypeError, match="arch"):
+        make_mini_xception(arch="vgg-fer")
+
+
+def test_save_and_load_model_round_trip(tmp_path):
+    labels = np.array([2, 5, 9])
+    est = tiny(epochs=1).fit(X_TRAIN, labels[Y_TRAIN], X_VAL, labels[Y_VAL])
+    path = save_model(est, tmp_path / "model.msgpack", class_names=["fear", "sad", "x"])
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X_VAL), est.predict_proba(X_VAL))
+    np.testing.assert_array_equal(loaded.classes_, labels)
+    assert loaded.class_names_ == ["fear", "sad", "x"]
+    assert loaded.get_params() == {**est.get_params(), "checkpoint_dir": None}
+    assert loaded.history_ == est.history_ and loaded.best_epoch_ == est.best_epoch_
+    assert (tmp_path / "model.msgpack").read_bytes()[:1] != b"\x80"  # not a pickle
+
+
+def test_corrupt_model_files_give_clear_errors(tmp_path):
+    est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    good = (tmp_path / "good.msgpack")
+    save_model(est, good)
+    data = good.read_bytes()
+    cases = {
+        "truncated": data[: len(data) // 2],
+        "garbage": b"this is not a model",
+        "empty": b"",
+        "foreign": serialization.msgpack_serialize({"format": "something-else"}),
+        "wrong-weights": serialization.msgpack_serialize(
+            {**serialization.msgpack_restore(data), "variables": {"params": {}}}),
+    }
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.msgpack"
+        path.write_bytes(content)
+        with pytest.raises(FerBenchError, match=str(path)) as info:
+            load_model(path)
+        assert "\n" not in str(info.value)
+    with pytest.raises(FerBenchError, match="not found"):
+        load_model(tmp_path / "missing.msgpack")
+
+
+def test_save_curves(tmp_path):
+    est = tiny(epochs=2).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    json_path, png_path = save_curves(est.history_, str(tmp_path / "run" / "curves"))
+    assert json.loads(open(json_path).read()) == est.history_
+    assert open(png_path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
