@@ -10,6 +10,7 @@ from ..data import data_root, load_dataset, verify_dataset
 from ..data.roots import locate
 from ..errors import DatasetNotFound
 from ..registry import DATASETS
+from .options import add_data_root
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,13 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     lp = dsub.add_parser("list", help="registered datasets and whether each is found",
                          description="Registered datasets and whether each is found under the data root.")
-    _root(lp)
+    add_data_root(lp)
     lp.set_defaults(func=cmd_list)
 
     ip = dsub.add_parser("info", help="counts per split, class and subject",
                          description="Counts per split, per class and number of subjects.")
     ip.add_argument("name", help="dataset name (see `datasets list`) or folder:PATH")
-    _root(ip)
+    add_data_root(ip)
     ip.add_argument("--json", action="store_true", help="print one JSON object")
     ip.set_defaults(func=cmd_info)
 
@@ -33,13 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          description="Decode and check every file (readable, size, label) and list "
                                      "all problems found; exit code 1 if there is any.")
     vp.add_argument("name", nargs="?", help="dataset to verify (default: every one found)")
-    _root(vp)
+    add_data_root(vp)
     vp.set_defaults(func=cmd_verify)
 
 
-def _root(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-root", metavar="DIR",
-                   help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
+
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -8,9 +8,9 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..data.labels import VIEWS
 from ..errors import FerBenchError
 from ..registry import SUITES
+from .options import add_fit_options
 
 EXAMPLES = """\
 examples:
@@ -44,18 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="protocol names, cross:TRAIN->TEST, 'cross' (all pairs) or '*'")
     what.add_argument("--seeds", default="0", metavar="0,1,2",
                       help="seeds: each repeats every job with that seed (default: 0)")
-    what.add_argument("--view", choices=list(VIEWS),
-                      help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
-    what.add_argument("--limit-train", type=int, metavar="N",
-                      help="fit on a seeded, stratified subsample of N training images")
-    what.add_argument("--param", action="append", metavar="[PIPELINE.]KEY=VALUE",
-                      help="pipeline constructor parameter (repeatable; JSON values)")
-    what.add_argument("--dataset-option", action="append", metavar="[DATASET.]KEY=VALUE",
-                      help="dataset loader option, e.g. synthetic.n_per_class=40 (repeatable)")
-    what.add_argument("--face", action="append", metavar="KEY=VALUE",
-                      help="face-stage parameter: mode, size, margin, equalize (repeatable)")
-    what.add_argument("--data-root", metavar="DIR",
-                      help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
+    add_fit_options(what, scoped=True,
+                    view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
     how = p.add_argument_group("how to run it")
     how.add_argument("--out", default="results", metavar="DIR",
                      help="results directory (default: results/)")

@@ -5,8 +5,8 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from ..data.labels import VIEWS
 from ..errors import FerBenchError
+from .options import add_fit_options
 
 EXAMPLES = """\
 examples:
@@ -33,20 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="dataset to fit on: fer2013, ckplus, jaffe, synthetic or folder:PATH")
     p.add_argument("--protocol", metavar="P",
                    help="protocol whose first split is used (default: the dataset's own)")
-    p.add_argument("--view", choices=list(VIEWS), help="label view (default: the protocol's)")
-    p.add_argument("--data-root", metavar="DIR",
-                   help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
     p.add_argument("--out", metavar="FILE",
                    help="model file to write (default: results/models/PIPELINE-DATASET.ferb)")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="pipeline constructor parameter (repeatable; JSON values)")
-    p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
-                   help="dataset loader option, e.g. n_per_class=40 (repeatable)")
-    p.add_argument("--face", action="append", metavar="KEY=VALUE",
-                   help="face-stage parameter: mode, size, margin, equalize (repeatable)")
+    add_fit_options(p, scoped=False, view_help="label view (default: the protocol's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the model (default 0)")
-    p.add_argument("--limit-train", type=int, metavar="N",
-                   help="fit on a seeded, stratified subsample of N training images")
     p.set_defaults(func=cmd_train)
 
 
