@@ -38,9 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     vp.set_defaults(func=cmd_verify)
 
 
-
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     root = data_root(args.data_root)
     rows = []
