@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 
 EXAMPLES = """\
@@ -42,4 +43,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.annotate is not None:
         annotation_targets(args.images, args.annotate)  # a bad --annotate fails before any work
     model = open_model(args.model)
+    if not args.json:  # say which model answers, and how well it scored on its own test split
+        print(f"model: {model.describe()}", file=sys.stderr)
     return predict_files(model, args.images, as_json=args.json, annotate_to=args.annotate)
