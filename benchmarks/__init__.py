@@ -1,0 +1,1 @@
+"""The performance suite: ``pytest benchmarks/ --benchmark-only`` (see README.md)."""

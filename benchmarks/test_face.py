@@ -1,0 +1,48 @@
+"""Face stage on 640x480 frames holding 0, 1 and 3 faces (built from scikit-image's sample
+images): Haar detection alone, the whole stage (detect, crop, resize, equalise), and cropping
+with resizing and equalisation of already found faces."""
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from fer_bench.face import FaceStage, detect_faces
+from fer_bench.models import FerModel
+from fer_bench.perf.frames import FACE_COUNTS, FRAME_SIZE, make_frame
+
+FRAME = f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return {n: make_frame(n) for n in FACE_COUNTS}
+
+
+@pytest.mark.benchmark(group="face: Haar detection")
+@pytest.mark.parametrize("n_faces", FACE_COUNTS, ids=lambda n: f"{n}-faces")
+def test_detect(measure, frames, n_faces):
+    gray = cv2.cvtColor(frames[n_faces], cv2.COLOR_BGR2GRAY)
+    found = len(detect_faces(gray))
+    measure(lambda: detect_faces(gray), kind="face-detect", unit="frames", faces=n_faces,
+            faces_found=found, frame=FRAME)
+
+
+@pytest.mark.benchmark(group="face: whole stage")
+@pytest.mark.parametrize("n_faces", FACE_COUNTS, ids=lambda n: f"{n}-faces")
+def test_face_stage(measure, frames, n_faces):
+    """BGR frame -> gray -> largest face -> square crop -> 48x48 -> equalised (FaceStage)."""
+    stage = FaceStage(mode="detect", size=48, equalize="hist").fit()
+    frame = [frames[n_faces]]
+    measure(lambda: stage.transform(frame), kind="face-stage", unit="frames", faces=n_faces,
+            frame=FRAME)
+
+
+@pytest.mark.benchmark(group="face: crop + resize + equalise")
+def test_crop_resize_equalise(measure, frames):
+    """The three faces of a frame cut out as a model's training crops were (square + margin,
+    48x48 area resize, histogram equalisation), as ``predict`` and the demo do per frame."""
+    gray = cv2.cvtColor(frames[3], cv2.COLOR_BGR2GRAY)
+    boxes = detect_faces(gray)
+    cropper = FerModel(None, (), {"size": 48, "margin": 0.2, "equalize": "hist"}, "classical")
+    measure(lambda: cropper.crop_faces(gray, boxes), kind="face-crop", items=len(boxes),
+            unit="faces", frame=FRAME)
