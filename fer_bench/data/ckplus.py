@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound, UsageError
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import class_tree, decode_all, image_files, load_cached, report, require_dir, stack
+from .walk import build_dataset, class_tree, image_files, load_cached, report, require_dir
 
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"
@@ -84,7 +84,7 @@ def _load_ck48(path: Path, *, name: str, cache: bool, errors: list[DataError] | 
     options = {"format": "ckplus48"}
     return load_cached(
         "ckplus", path, options, files,
-        lambda: _build(name, path, files, labels, subjects, options, errors),
+        lambda: build_dataset(name, path, files, labels, subjects, options, errors),
         name=name, cache=cache, errors=errors,
     )
 
@@ -125,7 +125,7 @@ def _load_original(path: Path, *, name: str, cache: bool, errors: list[DataError
                "first_as_neutral": bool(first_as_neutral)}
     return load_cached(
         "ckplus", path, options, [*label_files, *files],
-        lambda: _build(name, path, files, labels, subjects, options, errors),
+        lambda: build_dataset(name, path, files, labels, subjects, options, errors),
         name=name, cache=cache, errors=errors,
     )
 
@@ -141,15 +141,3 @@ def _read_code(txt: Path, errors: list[DataError] | None) -> int | None:
         report(errors, DataError(txt, "not an emotion code 0..7", fix))
         return None
     return int(value)
-
-
-def _build(name: str, path: Path, files: list[Path], labels: list[int], subjects: list[str],
-           options: dict, errors: list[DataError] | None) -> FaceDataset:
-    images, keep = decode_all(files, errors)
-    return FaceDataset(
-        name=name, images=stack(images),
-        labels=np.asarray(labels, dtype=np.int64)[keep],
-        paths=np.asarray([str(f) for f in files], dtype=str)[keep],
-        subjects=np.asarray(subjects, dtype=str)[keep],
-        splits=None, meta={"root": str(path), "format": options["format"], "options": options},
-    )

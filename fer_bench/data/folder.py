@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import accepted_names, class_tree, decode_all, load_cached, report, require_dir, stack
+from .walk import accepted_names, build_dataset, class_tree, load_cached, report, require_dir
 
 LABELS_CSV = "labels.csv"
 LAYOUT = (f"<class>/<image> folders (angry, disgust, fear, happy, sad, surprise, neutral, "
@@ -49,7 +49,8 @@ def load(
     files = [f for f, _ in items]
     return load_cached(
         "folder", path, {"format": "class-tree"}, files,
-        lambda: _build(name, path, files, [lab for _, lab in items], None, "class-tree", errors),
+        lambda: build_dataset(name, path, files, [lab for _, lab in items], None,
+                              {"format": "class-tree"}, errors),
         name=name, cache=cache, errors=errors,
     )
 
@@ -104,18 +105,6 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
     subj = subjects if col_subject is not None else None
     return load_cached(
         "folder", root, {"format": "labels.csv", "table": table.name}, [table, *files],
-        lambda: _build(name, root, files, labels, subj, "labels.csv", errors),
+        lambda: build_dataset(name, root, files, labels, subj, {"format": "labels.csv"}, errors),
         name=name, cache=cache, errors=errors,
-    )
-
-
-def _build(name: str, root: Path, files: list[Path], labels: list[int], subjects: list[str] | None,
-           fmt: str, errors: list[DataError] | None) -> FaceDataset:
-    images, keep = decode_all(files, errors)
-    return FaceDataset(
-        name=name, images=stack(images),
-        labels=np.asarray(labels, dtype=np.int64)[keep],
-        paths=np.asarray([str(f) for f in files], dtype=str)[keep],
-        subjects=None if subjects is None else np.asarray(subjects, dtype=str)[keep],
-        splits=None, meta={"root": str(root), "format": fmt, "options": {"format": fmt}},
     )

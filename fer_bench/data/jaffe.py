@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import decode_all, is_image, is_skipped, load_cached, report, require_dir, stack
+from .walk import build_dataset, is_image, is_skipped, load_cached, report, require_dir
 
 #: JAFFE's two-letter expression codes, as canonical labels.
 EXPRESSION_CODES: dict[str, int] = {
@@ -62,13 +62,6 @@ def load(
     options = {"format": "jaffe"}
 
     def build() -> FaceDataset:
-        images, keep = decode_all(files, errors)
-        return FaceDataset(
-            name=name, images=stack(images, (256, 256)),
-            labels=np.asarray(labels, dtype=np.int64)[keep],
-            paths=np.asarray([str(f) for f in files], dtype=str)[keep],
-            subjects=np.asarray(subjects, dtype=str)[keep],
-            splits=None, meta={"root": str(path), "format": "jaffe", "options": options},
-        )
+        return build_dataset(name, path, files, labels, subjects, options, errors, (256, 256))
 
     return load_cached("jaffe", path, options, files, build, name=name, cache=cache, errors=errors)

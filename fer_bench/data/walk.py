@@ -176,6 +176,25 @@ def stack(images: Sequence[np.ndarray], empty_shape: tuple[int, int] = (0, 0)) -
     return out
 
 
+def build_dataset(name: str, root: Path, files: Sequence[Path], labels: Sequence[int],
+                  subjects: Sequence[str] | None, options: dict,
+                  errors: list[DataError] | None, empty_shape: tuple[int, int] = (0, 0)
+                  ) -> FaceDataset:
+    """Decode ``files`` and return them, with their labels and subjects, as one dataset.
+
+    Rows whose file fails to decode are dropped (and reported into ``errors`` when given);
+    ``options["format"]`` names the layout in ``meta``.
+    """
+    images, keep = decode_all(files, errors)
+    return FaceDataset(
+        name=name, images=stack(images, empty_shape),
+        labels=np.asarray(labels, dtype=np.int64)[keep],
+        paths=np.asarray([str(f) for f in files], dtype=str)[keep],
+        subjects=None if subjects is None else np.asarray(subjects, dtype=str)[keep],
+        splits=None, meta={"root": str(root), "format": options["format"], "options": options},
+    )
+
+
 def load_cached(
     loader: str, source: Path, options: dict, files: Sequence[Path],
     build: Callable[[], FaceDataset], *, name: str, cache: bool,
