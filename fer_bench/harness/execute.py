@@ -273,7 +273,13 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }
-    if X_val is not None and len(X_val):
+    search = getattr(estimator, "search_scores_", None)
+    if search:  # selected on the validation split, then refitted on training + validation
+        out["selection"] = {"best_params": dict(estimator.best_params_),
+                            "scores": [{"params": p, "accuracy": a} for p, a in search]}
+        out["val_metrics"] = {"accuracy": max(a for _, a in search)}
+        out["n_train"] += out["n_val"]
+    elif X_val is not None and len(X_val):
         val_scores = class_scores(estimator, X_val, len(classes))
         out["val_metrics"] = classification_metrics(
             y_val, np.asarray(estimator.predict(X_val)), classes, val_scores, n_boot=N_BOOT, seed=job.seed

@@ -28,6 +28,9 @@ class Flatten(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return True  # stateless: usable (and a Pipeline ending in it is) without fit
+
     def transform(self, X) -> np.ndarray:
         X = np.asarray(X)
         return X.reshape(len(X), -1).astype(np.float32) / 255.0
