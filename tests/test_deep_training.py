@@ -218,6 +218,22 @@ def test_tta_predictions():
     np.testing.assert_array_equal(est.predict_proba(X_VAL), est.predict_proba(X_VAL, tta="flip"))
 
 
+def test_weights_stay_on_the_device_between_predictions():
+    import pickle
+
+    est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    first = est.predict_proba(X_VAL)
+    placed = est._placed[2]
+    np.testing.assert_array_equal(est.predict_proba(X_VAL), first)
+    assert est._placed[2] is placed  # reused, not copied again
+    est.fit(X_TRAIN[::-1], Y_TRAIN[::-1], X_VAL, Y_VAL)  # new weights: the cache is rebuilt
+    est.predict_proba(X_VAL[:2])
+    assert est._placed[2] is not placed
+    copy = pickle.loads(pickle.dumps(est))
+    assert not hasattr(copy, "_placed")
+    np.testing.assert_array_equal(copy.predict_proba(X_VAL), est.predict_proba(X_VAL))
+
+
 def test_clone_and_factories():
     est = make_vgg_fer(epochs=3)
     assert est.arch == "vgg-fer" and est.epochs == 3 and est.tta == "tencrop"

@@ -40,11 +40,11 @@ def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
     """
     import jax
 
-    from ..pipelines.deep.estimator import _resolve_dtype
+    from ..pipelines.deep.estimator import resolve_dtype
     from ..pipelines.deep.models import build_model, init_variables
 
     est = registered_estimator(name)
-    model = build_model(est.arch, NUM_CLASSES, _resolve_dtype(est.dtype))
+    model = build_model(est.arch, NUM_CLASSES, resolve_dtype(est.dtype))
     variables = init_variables(model, seed)
     x = jax.device_put(_images(batch, seed)[..., None].astype(np.float32) / 255.0)
     compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables, x).compile()
@@ -54,7 +54,7 @@ def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
         return compiled(variables, x).block_until_ready()
 
     return Workload(run, items=batch, flops_per_item=flops / batch if flops else None,
-                    info={"batch": batch, "dtype": str(np.dtype(_resolve_dtype(est.dtype)))})
+                    info={"batch": batch, "dtype": str(np.dtype(resolve_dtype(est.dtype)))})
 
 
 def train_step_workload(name: str, batch_size: int | None = None, augment: str | None = None,
@@ -78,7 +78,7 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
     import jax.numpy as jnp
 
     from ..pipelines.deep import train
-    from ..pipelines.deep.estimator import _resolve_dtype
+    from ..pipelines.deep.estimator import resolve_dtype
     from ..pipelines.deep.models import build_model
 
     overrides = {"verbose": 0, "random_state": seed}
@@ -87,11 +87,11 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
     if augment is not None:
         overrides["augment"] = augment
     est = registered_estimator(name, **overrides)
-    cfg = est._train_config()  # exactly the configuration CNNClassifier.fit trains with
+    cfg = est.train_config()  # exactly the configuration CNNClassifier.fit trains with
     batch = cfg.batch_size
     n = n_images or 4 * batch
     mesh = train.device_mesh()
-    model = build_model(est.arch, NUM_CLASSES, _resolve_dtype(est.dtype))
+    model = build_model(est.arch, NUM_CLASSES, resolve_dtype(est.dtype))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     state = jax.device_put(train.create_state(model, cfg), replicated)
     metrics = jax.device_put(jnp.zeros(3, jnp.float32), replicated)
@@ -118,4 +118,4 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
 
     return Workload(run, items=batch, flops_per_item=flops / batch if flops else None,
                     info={"batch": batch, "augment": cfg.augment.mode, "optimizer": cfg.optimizer,
-                          "dtype": str(np.dtype(_resolve_dtype(est.dtype)))})
+                          "dtype": str(np.dtype(resolve_dtype(est.dtype)))})

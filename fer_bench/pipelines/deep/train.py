@@ -260,6 +260,10 @@ class Predictor:
                 predict_chunk, self.model.apply, chunk=chunk, tta=tta, mesh=self.mesh))
         return self._fns[chunk, tta]
 
+    def place(self, variables: Any) -> Any:
+        """``variables`` replicated on the mesh's devices (a no-op for a tree already there)."""
+        return jax.device_put(variables, NamedSharding(self.mesh, PartitionSpec()))
+
     def put(self, images: np.ndarray, chunk: int) -> Array:
         """``images`` (N, H, W) uint8 zero-padded to :func:`~.input_pipeline.bucket` rows,
         replicated on the devices."""
@@ -278,8 +282,7 @@ class Predictor:
         """Class probabilities ``(N, K)`` of uint8 ``images`` (N, H, W)."""
         n = len(images)
         chunk = chunk_size(n, self.batch_size, self.mesh.size)
-        variables = jax.device_put(variables, NamedSharding(self.mesh, PartitionSpec()))
-        probs = self.proba_on_device(variables, self.put(images, chunk), n, chunk, tta)
+        probs = self.proba_on_device(self.place(variables), self.put(images, chunk), n, chunk, tta)
         return np.asarray(probs, dtype=np.float64)
 
 
