@@ -187,6 +187,29 @@ SUITES: dict[str, dict[str, Any]] = {
 }
 
 
+# --- CNN training budgets: ``run --budget NAME`` ---------------------------------------------
+#: Constructor parameters a budget gives the deep pipelines, by training dataset and then by
+#: family or pipeline name (the name wins); ``--param`` overrides them. ``full`` keeps each
+#: factory's published schedule (tens to hundreds of epochs: hours on a GPU, days on a CPU).
+#: ``cpu`` caps the epochs so that the deep half of ``run --suite all`` on FER2013 + CK+ takes
+#: about 1.5 hours on 2 CPU cores (mini-Xception ~100 s, little-VGG ~200 s, vgg-fer ~450 s per
+#: FER2013 epoch there) and drops vgg-fer's ten-crop averaging (ten forward passes per test
+#: image: 23 minutes for the 35,887 FER2013 images of CK+ -> FER2013). Its accuracies are those
+#: of short schedules, not of the published models; the records carry the epochs used.
+#: ``run`` picks ``full`` when JAX sees an accelerator and ``cpu`` otherwise (``--budget auto``).
+BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+    "full": {},
+    "cpu": {
+        "fer2013": {"mini-xception": {"epochs": 6}, "little-vgg": {"epochs": 2},
+                    "vgg-fer": {"epochs": 1, "tta": None}},
+        "ckplus": {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
+                   "vgg-fer": {"epochs": 5, "tta": None}},
+        "jaffe": {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
+                  "vgg-fer": {"epochs": 5, "tta": None}},
+    },
+}
+
+
 def protocol_for(dataset: str) -> str:
     """The registered protocol that reports ``dataset`` (``kfold`` when none is specific)."""
     base = dataset.split(":", 1)[0]

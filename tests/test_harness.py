@@ -16,10 +16,11 @@ from fer_bench.errors import FerBenchError
 from fer_bench.harness import data as jobdata
 from fer_bench.harness.execute import stratified_subsample
 from fer_bench.harness.jobs import (
-    Job, ProtocolSpec, parse_assignments, pipeline_params, resolve_selection,
+    Job, ProtocolSpec, budget_params, expand_jobs, parse_assignments, pipeline_params,
+    resolve_budget, resolve_selection,
 )
 from fer_bench.pipelines.baseline import make_pca_logreg
-from fer_bench.registry import PIPELINES, Entry
+from fer_bench.registry import BUDGETS, PIPELINES, Entry
 from fer_bench.results.store import ResultStore, load_records
 
 # A small synthetic dataset (210 faces) keeps each run to about a second.
@@ -142,6 +143,38 @@ def test_param_assignments_are_checked_against_the_pipelines():
         pipeline_params(["pca-logreg"], parse_assignments(["pca-logreg.gamma=1"], ""))
     with pytest.raises(FerBenchError, match="KEY=VALUE"):
         parse_assignments(["nothing"], "--param")
+
+
+def test_budgets_set_cnn_epochs_by_training_dataset():
+    assert budget_params("cpu", ("fer2013",), "mini-xception") == {"epochs": 6}
+    assert budget_params("cpu", ("ckplus", "fer2013"), "vgg-fer") == {"epochs": 5, "tta": None}
+    assert budget_params("cpu", ("fer2013",), "hog-svm") == {}
+    assert budget_params("full", ("fer2013",), "mini-xception") == {}
+    assert budget_params(None, ("fer2013",), "mini-xception") == {}
+    with pytest.raises(FerBenchError, match="--budget"):
+        budget_params("fast", ("fer2013",), "mini-xception")
+
+
+def test_resolve_budget_only_for_deep_runs():
+    import jax
+
+    assert resolve_budget("auto", ["hog-svm", "pca-logreg"]) is None
+    assert resolve_budget("cpu", ["mini-xception"]) == "cpu"
+    assert resolve_budget("auto", ["mini-xception"]) == ("cpu" if jax.default_backend() == "cpu" else "full")
+
+
+def test_budget_sits_between_dataset_defaults_and_params(monkeypatch):
+    monkeypatch.setitem(BUDGETS, "tiny", {"synthetic": {"deep": {"epochs": 2, "batch_size": 8}}})
+    sel = resolve_selection(pipelines="mini-xception,pca-logreg", datasets="synthetic")
+    options = {None: {"n_per_class": 30}}
+    jobs = expand_jobs(sel, dataset_options=options, budget="tiny",
+                       params={"mini-xception": {"batch_size": 16}})
+    by_name = {j.pipeline: j for j in jobs}
+    assert by_name["mini-xception"].params == {"epochs": 2, "batch_size": 16}  # registry said 6
+    assert by_name["pca-logreg"].params == {}
+    plain = expand_jobs(sel, dataset_options=options)
+    assert {j.pipeline: j.params for j in plain}["mini-xception"] == {"epochs": 6}
+    assert {j.config_hash for j in plain} != {j.config_hash for j in jobs}
 
 
 def test_stratified_subsample_keeps_proportions_and_is_seeded():

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..errors import FerBenchError
-from ..registry import SUITES
+from ..registry import BUDGETS, SUITES
 from .options import add_fit_options
 
 EXAMPLES = """\
@@ -44,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="protocol names, cross:TRAIN->TEST, 'cross' (all pairs) or '*'")
     what.add_argument("--seeds", default="0", metavar="0,1,2",
                       help="seeds: each repeats every job with that seed (default: 0)")
+    what.add_argument("--budget", default="auto", choices=["auto", *BUDGETS],
+                      help="CNN training budget: full (the published schedules), cpu (a few "
+                           "epochs, about 1.5 h for the deep half of --suite all on 2 cores) "
+                           "or auto (full when JAX sees a GPU, else cpu; the default)")
     add_fit_options(what, scoped=True,
                     view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
     how = p.add_argument_group("how to run it")
@@ -78,7 +82,8 @@ def _seeds(text: str) -> list[int]:
 def command_line(args: argparse.Namespace) -> list[str]:
     """The canonical argv of this run (what the records and the README quote)."""
     argv = ["python", "-m", "fer_bench", "run"]
-    for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "view", "limit_train",
+    for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "budget", "view",
+                 "limit_train",
                  "data_root", "out", "backend", "scheduler"):
         value = getattr(args, flag)
         if value is not None and not (flag == "backend" and value == "joblib"):
@@ -117,7 +122,7 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
     ``client`` (a ``distributed.Client``) lets a caller reuse a cluster it already holds.
     """
     from ..harness.jobs import (
-        expand_jobs, parse_assignments, pipeline_params, resolve_selection,
+        expand_jobs, parse_assignments, pipeline_params, resolve_budget, resolve_selection,
     )
     from ..harness.runner import execute_jobs
 
@@ -136,11 +141,13 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
     if selection.note:
         print(selection.note, file=sys.stderr)
     params = pipeline_params(selection.pipelines, parse_assignments(args.param, "--param"))
+    # Resolved once (auto -> full or cpu) so the records and the quoted command name it.
+    args.budget = resolve_budget(args.budget, selection.pipelines)
     face = {k: v for k, v in (parse_assignments(args.face, "--face").get(None) or {}).items()}
     jobs = expand_jobs(
         selection, seeds, view=args.view, params=params, face=face, limit_train=args.limit_train,
         dataset_options=parse_assignments(args.dataset_option, "--dataset-option"),
-        data_root=args.data_root,
+        data_root=args.data_root, budget=args.budget,
     )
     if args.dry_run:
         for job in jobs:

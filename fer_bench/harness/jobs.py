@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from ..data.roots import available, data_root as resolve_root
 from ..errors import FerBenchError
-from ..registry import DATASETS, PIPELINES, PROTOCOLS, SUITES, protocol_for
+from ..registry import BUDGETS, DATASETS, PIPELINES, PROTOCOLS, SUITES, protocol_for
 
 #: Bump when a change to the harness changes what a job computes (so old records stop matching).
 HARNESS_VERSION = 1
@@ -340,6 +340,30 @@ def dataset_defaults(datasets: Sequence[str], pipeline: str) -> dict[str, Any]:
     return out
 
 
+def budget_params(budget: str | None, datasets: Sequence[str], pipeline: str) -> dict[str, Any]:
+    """Parameters the training budget ``budget`` (a :data:`~fer_bench.registry.BUDGETS` name)
+    gives ``pipeline`` when it trains on ``datasets[0]``."""
+    if budget is None:
+        return {}
+    if budget not in BUDGETS:
+        raise FerBenchError(f"--budget {budget}: choose one of {', '.join(BUDGETS)} or auto")
+    given = BUDGETS[budget].get(datasets[0].split(":", 1)[0], {})
+    family = PIPELINES.get(pipeline).tags.get("family")
+    return {**given.get(family, {}), **given.get(pipeline, {})}
+
+
+def resolve_budget(budget: str, pipelines: Sequence[str]) -> str | None:
+    """``auto`` -> ``full`` when JAX sees an accelerator, else ``cpu``; None when no selected
+    pipeline is deep (so a classical run never imports JAX)."""
+    if not any(PIPELINES.get(p).tags.get("family") == "deep" for p in pipelines):
+        return None
+    if budget != "auto":
+        return budget
+    import jax
+
+    return "full" if jax.default_backend() != "cpu" else "cpu"
+
+
 def expand_jobs(
     selection: Selection,
     seeds: Sequence[int] = (0,),
@@ -350,9 +374,12 @@ def expand_jobs(
     limit_train: int | None = None,
     dataset_options: dict[str | None, dict[str, Any]] | None = None,
     data_root: str | None = None,
+    budget: str | None = None,
 ) -> list[Job]:
     """Every job of ``selection``: protocol -> seed -> fold -> pipeline, in that order.
 
+    A pipeline's parameters are, by increasing priority: its training dataset's registry
+    defaults, the training ``budget`` (a :data:`~fer_bench.registry.BUDGETS` name), ``params``.
     ``dataset_options`` maps a dataset name (or ``None`` for all datasets) to loader options.
     Folds come from the protocols themselves, so the data is loaded (from its cache) here.
     """
@@ -368,7 +395,9 @@ def expand_jobs(
         for seed in seeds:
             for fold in folds(spec, job_view, seed, options, data_root):
                 for pipeline in selection.pipelines:
-                    job_params = {**dataset_defaults(spec.datasets, pipeline), **params.get(pipeline, {})}
+                    job_params = {**dataset_defaults(spec.datasets, pipeline),
+                                  **budget_params(budget, spec.datasets, pipeline),
+                                  **params.get(pipeline, {})}
                     jobs.append(Job(
                         pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
                         seed=int(seed), view=job_view, params=job_params, face=face,
