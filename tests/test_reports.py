@@ -167,3 +167,30 @@ def test_report_command(results, tmp_path, capsys):
     empty.mkdir()
     assert main(["report", str(empty)]) == 2
     assert "no records found" in capsys.readouterr().err
+
+
+def test_report_copies_the_headline_table_into_a_readme(results, tmp_path, capsys):
+    from fer_bench.reports.readme import END, START
+
+    project = tmp_path / "project"
+    project.mkdir()
+    readme = project / "README.md"
+    readme.write_text(f"# title\n\nintro\n\n{START}\nold table\n{END}\n\nrest\n")
+    assert main(["report", str(results), "--no-plots", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title\n\nintro\n\n") and text.endswith(f"{END}\n\nrest\n")
+    assert "old table" not in text
+    block = text.split(START)[1].split(END)[0]
+    results_readme = (results / "README.md").read_text()
+    for link in re.findall(r"\]\(([^)]+\.md)\)", block):
+        assert link.startswith("../") and (project / link).resolve().is_file()
+    # the same cells as the results front page, whose links are relative to results/
+    def rows(text: str) -> list[list[str]]:
+        text = re.sub(r"\]\([^)]*\)", "]", text)
+        return [[c.strip() for c in line.split("|")] for line in text.splitlines()
+                if line.startswith("| ")]
+
+    assert rows(block) and all(row in rows(results_readme) for row in rows(block))
+    readme.write_text("# no markers\n")
+    assert main(["report", str(results), "--no-plots", "--readme", str(readme)]) == 2
+    assert "fer-bench:headline" in capsys.readouterr().err

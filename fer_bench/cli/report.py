@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results_dir", nargs="?", default="results", metavar="RESULTS_DIR",
                    help="directory holding records.jsonl (default: results/)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures (faster)")
+    p.add_argument("--readme", metavar="FILE",
+                   help="also copy the headline table into FILE between its fer-bench:headline "
+                        "marker lines (e.g. the project README.md)")
     p.set_defaults(func=cmd_report)
 
 
@@ -23,4 +26,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = write_reports(args.results_dir, plots=not args.no_plots)
     print(f"wrote {len(written)} files to {args.results_dir} (start at "
           f"{args.results_dir}/README.md)", file=sys.stderr)
+    if args.readme:
+        from ..reports.readme import update_headline
+
+        print(f"headline table -> {update_headline(args.readme, args.results_dir)}", file=sys.stderr)
     return 0

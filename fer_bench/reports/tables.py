@@ -261,6 +261,30 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
 
 # --- README.md ---------------------------------------------------------------------------------
 
+def headline_table(cells: Sequence[Cell], link_prefix: str = "") -> str:
+    """Pipelines x protocols: the best mean test accuracy of each pair, linked to its report
+    (links prefixed with ``link_prefix``, e.g. ``"results/"`` for the project README)."""
+    protocols: list[str] = []
+    for c in cells:
+        if c.protocol not in protocols:
+            protocols.append(c.protocol)
+    pipelines: list[str] = []
+    for label in _row_order(cells):
+        p = next(c.pipeline for c in cells if c.row_label == label)
+        if p not in pipelines:
+            pipelines.append(p)
+    table = []
+    for p in pipelines:
+        row = [p]
+        for proto in protocols:
+            options = [c for c in cells if c.pipeline == p and c.protocol == proto]
+            best = max(options, key=lambda c: c.mean("accuracy") or 0, default=None)
+            row.append(f"[{mean_std(best, 'accuracy')}]({link_prefix}{report_name(best)})"
+                       if best else "")
+        table.append(row)
+    return _table(table, ["pipeline", *protocols])
+
+
 def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
     """The results front page: headline table, commands, data, machine, versions, links."""
     ok = ok_records(records)
@@ -276,24 +300,7 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
         lines += ["## Headline: best test accuracy (%) per pipeline and protocol", "",
                   "Best mean over folds × seeds among the pipeline's parameter variants and label "
                   "views; details in [methods.md](methods.md) and [cross_dataset.md](cross_dataset.md).", ""]
-        protocols: list[str] = []
-        for c in cells:
-            if c.protocol not in protocols:
-                protocols.append(c.protocol)
-        pipelines = []
-        for label in _row_order(cells):
-            p = next(c.pipeline for c in cells if c.row_label == label)
-            if p not in pipelines:
-                pipelines.append(p)
-        table = []
-        for p in pipelines:
-            row = [p]
-            for proto in protocols:
-                options = [c for c in cells if c.pipeline == p and c.protocol == proto]
-                best = max(options, key=lambda c: c.mean("accuracy") or 0, default=None)
-                row.append(f"[{mean_std(best, 'accuracy')}]({report_name(best)})" if best else "")
-            table.append(row)
-        lines += [_table(table, ["pipeline", *protocols]), ""]
+        lines += [headline_table(cells), ""]
 
     commands = []
     for r in records:
