@@ -197,15 +197,15 @@ SUITES: dict[str, dict[str, Any]] = {
 #: image: 23 minutes for the 35,887 FER2013 images of CK+ -> FER2013). Its accuracies are those
 #: of short schedules, not of the published models; the records carry the epochs used.
 #: ``run`` picks ``full`` when JAX sees an accelerator and ``cpu`` otherwise (``--budget auto``).
+_CPU_SMALL_SET = {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
+                  "vgg-fer": {"epochs": 5, "tta": None}}  # a few hundred training images
 BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "full": {},
     "cpu": {
         "fer2013": {"mini-xception": {"epochs": 6}, "little-vgg": {"epochs": 2},
                     "vgg-fer": {"epochs": 1, "tta": None}},
-        "ckplus": {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
-                   "vgg-fer": {"epochs": 5, "tta": None}},
-        "jaffe": {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
-                  "vgg-fer": {"epochs": 5, "tta": None}},
+        "ckplus": _CPU_SMALL_SET,
+        "jaffe": _CPU_SMALL_SET,
     },
 }
 
