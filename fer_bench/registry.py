@@ -192,17 +192,17 @@ SUITES: dict[str, dict[str, Any]] = {
 #: family or pipeline name (the name wins); ``--param`` overrides them. ``full`` keeps each
 #: factory's published schedule (tens to hundreds of epochs: hours on a GPU, days on a CPU).
 #: ``cpu`` caps the epochs so that the deep half of ``run --suite all`` on FER2013 + CK+ takes
-#: about 1.5 hours on 2 CPU cores (mini-Xception ~100 s, little-VGG ~200 s, vgg-fer ~450 s per
+#: about 1.25 hours on 2 CPU cores (mini-Xception ~90 s, little-VGG ~330 s, vgg-fer ~620 s per
 #: FER2013 epoch there) and drops vgg-fer's ten-crop averaging (ten forward passes per test
 #: image: 23 minutes for the 35,887 FER2013 images of CK+ -> FER2013). Its accuracies are those
 #: of short schedules, not of the published models; the records carry the epochs used.
 #: ``run`` picks ``full`` when JAX sees an accelerator and ``cpu`` otherwise (``--budget auto``).
-_CPU_SMALL_SET = {"deep": {"epochs": 15}, "little-vgg": {"epochs": 10},
-                  "vgg-fer": {"epochs": 5, "tta": None}}  # a few hundred training images
+_CPU_SMALL_SET = {"deep": {"epochs": 15}, "little-vgg": {"epochs": 6},
+                  "vgg-fer": {"epochs": 3, "tta": None}}  # a few hundred training images
 BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "full": {},
     "cpu": {
-        "fer2013": {"mini-xception": {"epochs": 6}, "little-vgg": {"epochs": 2},
+        "fer2013": {"mini-xception": {"epochs": 5}, "little-vgg": {"epochs": 1},
                     "vgg-fer": {"epochs": 1, "tta": None}},
         "ckplus": _CPU_SMALL_SET,
         "jaffe": _CPU_SMALL_SET,

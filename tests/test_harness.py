@@ -146,8 +146,8 @@ def test_param_assignments_are_checked_against_the_pipelines():
 
 
 def test_budgets_set_cnn_epochs_by_training_dataset():
-    assert budget_params("cpu", ("fer2013",), "mini-xception") == {"epochs": 6}
-    assert budget_params("cpu", ("ckplus", "fer2013"), "vgg-fer") == {"epochs": 5, "tta": None}
+    assert budget_params("cpu", ("fer2013",), "mini-xception") == {"epochs": 5}
+    assert budget_params("cpu", ("ckplus", "fer2013"), "vgg-fer") == {"epochs": 3, "tta": None}
     assert budget_params("cpu", ("fer2013",), "hog-svm") == {}
     assert budget_params("full", ("fer2013",), "mini-xception") == {}
     assert budget_params(None, ("fer2013",), "mini-xception") == {}
