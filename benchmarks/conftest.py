@@ -139,6 +139,8 @@ def measure(benchmark, sizes: Sizes) -> Callable[..., Any]:
         extra.update({**work.info, **info}, kind=kind, items=work.items, small=sizes.small)
         if work.flops_per_item:
             extra["flops_per_item"] = work.flops_per_item
+        if work.bytes_per_item:
+            extra["bytes_per_item"] = work.bytes_per_item
         if benchmark.disabled:
             return benchmark(work.run)
         t0 = time.perf_counter()

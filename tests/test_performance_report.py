@@ -184,6 +184,40 @@ def test_ratio_and_targets_with_known_numbers(tmp_path):
     assert "Measured peak fp32: **100.0 GFLOP/s**" in text
 
 
+def test_missed_targets_are_explained_from_the_numbers(tmp_path):
+    mx = {"model": "mini-xception"}
+    path = _write(tmp_path, [
+        _bench("peak", 1.0, kind="peak", items=1, flops_per_item=100e9, n=4096),
+        _bench("jax-train", 0.32, kind="cnn-train", items=32, batch=32, framework="jax",
+               augment="none", flops_per_item=40e6, bytes_per_item=20e6, **mx),  # 100 img/s, 4 %
+        _bench("torch-train", 0.064, kind="cnn-train", items=32, batch=32, framework="torch",
+               augment="none", flops_per_item=40e6, **mx),  # 500 img/s: 0.20x
+        _bench("jax-infer", 0.512, kind="cnn-infer", items=512, batch=512, framework="jax",
+               flops_per_item=10e6, bytes_per_item=4e6, **mx),  # 1,000 img/s: 10 %
+        _bench("torch-infer", 1.024, kind="cnn-infer", items=512, batch=512, framework="torch",
+               flops_per_item=10e6, **mx),  # 500 img/s: 2.00x
+        _bench("lvgg", 1.0, kind="cnn-infer", items=512, batch=512, framework="jax",
+               model="little-vgg", flops_per_item=100e6, bytes_per_item=1e6),  # 51.2 %
+        _bench("frame", 0.05, kind="end-to-end", items=1, faces=1, detect_width=320,
+               detect_median_s=0.04),  # 20 fps, 80 % detection
+    ])
+    run = perf.load_run(path)
+    rows = {r["bench"].name: r for r in perf.roofline(run)}
+    assert rows["jax-train"]["intensity"] == pytest.approx(2.0)
+    assert rows["jax-train"]["mbytes"] == pytest.approx(20.0)
+    assert rows["torch-train"]["intensity"] is None
+    why = "\n".join(perf.explain_misses(run, perf.evaluate_targets(run)))
+    assert "4.0 % of the measured peak in training and 10.0 % in inference" in why
+    assert "2.0 FLOP per byte accessed in training and 2.5 in inference" in why
+    assert "against 100 for little-vgg, which reaches 51.2 % of peak" in why
+    assert "training step runs at 0.20x, while inference reaches 2.00x (batch 512)" in why
+    assert "Haar detection takes 40 ms of the 50 ms per frame (80.0 %)" in why
+    assert why in perf.render(run)
+    met = _write(tmp_path, [_bench("lvgg", 1.0, kind="cnn-infer", items=512, batch=512,
+                                   framework="jax", model="little-vgg", flops_per_item=100e6)])
+    assert perf.explain_misses(perf.load_run(met), perf.evaluate_targets(perf.load_run(met))) == []
+
+
 def test_scaling_table_and_exponents(tmp_path):
     benches = []
     for n in (1000, 2000, 4000, 8000):

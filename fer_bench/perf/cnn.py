@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import PIPELINES
-from .workload import Workload, compiled_flops
+from .workload import Workload, compiled_cost
 
 NUM_CLASSES = 7
 IMAGE_SIZE = 48
@@ -32,6 +32,11 @@ def _images(n: int, seed: int) -> np.ndarray:
     return render_faces(rng.integers(0, NUM_CLASSES, n), rng, IMAGE_SIZE)
 
 
+def _per_item(cost: dict[str, float], items: int) -> dict[str, float | None]:
+    return {"flops_per_item": cost["flops"] / items if "flops" in cost else None,
+            "bytes_per_item": cost["bytes"] / items if "bytes" in cost else None}
+
+
 def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
     """Inference of deep pipeline ``name``'s network on a ``(batch, 48, 48, 1)`` float32 batch.
 
@@ -48,13 +53,14 @@ def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
     variables = init_variables(model, seed)
     x = jax.device_put(_images(batch, seed)[..., None].astype(np.float32) / 255.0)
     compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables, x).compile()
-    flops = compiled_flops(compiled)
+    cost = compiled_cost(compiled)
 
     def run():
         return compiled(variables, x).block_until_ready()
 
-    return Workload(run, items=batch, flops_per_item=flops / batch if flops else None,
-                    info={"batch": batch, "dtype": str(np.dtype(resolve_dtype(est.dtype)))})
+    return Workload(run, items=batch, info={"batch": batch,
+                                            "dtype": str(np.dtype(resolve_dtype(est.dtype)))},
+                    **_per_item(cost, batch))
 
 
 def train_step_workload(name: str, batch_size: int | None = None, augment: str | None = None,
@@ -104,7 +110,7 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
         model, train.make_optimizer(cfg), cfg.augment, cfg.label_smoothing, NUM_CLASSES, batch),
         mesh)
     compiled = step_fn.lower(state, metrics, images, labels, order, jnp.int32(0), key).compile()
-    flops = compiled_flops(compiled)
+    cost = compiled_cost(compiled)
     steps = n // batch
     carry = {"state": state, "metrics": metrics, "step": 0}
 
@@ -116,6 +122,7 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
         carry["step"] += 1
         return carry["metrics"].block_until_ready()
 
-    return Workload(run, items=batch, flops_per_item=flops / batch if flops else None,
+    return Workload(run, items=batch,
                     info={"batch": batch, "augment": cfg.augment.mode, "optimizer": cfg.optimizer,
-                          "dtype": str(np.dtype(resolve_dtype(est.dtype)))})
+                          "dtype": str(np.dtype(resolve_dtype(est.dtype)))},
+                    **_per_item(cost, batch))

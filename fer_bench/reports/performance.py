@@ -78,6 +78,17 @@ class Bench:
         return float(value) if value else None
 
     @property
+    def bytes_per_item(self) -> float | None:
+        value = self.info.get("bytes_per_item")
+        return float(value) if value else None
+
+    @property
+    def intensity(self) -> float | None:
+        """FLOPs per byte accessed (XLA's estimates), None without both counts."""
+        f, b = self.flops_per_item, self.bytes_per_item
+        return f / b if f and b else None
+
+    @property
     def gflops_per_s(self) -> float | None:
         """Achieved GFLOP/s at the median time, None without a FLOP count."""
         f = self.flops_per_item
@@ -220,8 +231,72 @@ def roofline(run: BenchRun) -> list[dict]:
             "bench": b, "model": b.info.get("model", ""), "framework": b.info.get("framework", ""),
             "kind": b.kind, "batch": b.info.get("batch"), "mflops": b.flops_per_item / 1e6,
             "gflops": b.gflops_per_s, "pct_peak": 100 * b.gflops_per_s / peak if peak else None,
+            "mbytes": b.bytes_per_item / 1e6 if b.bytes_per_item else None,
+            "intensity": b.intensity,
         })
     return rows
+
+
+def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
+    """Why the missed targets are missed, in sentences computed from this run's numbers
+    (roofline, PyTorch ratios, the end-to-end frame's detection time); [] when none is."""
+    missed = {r["target"].label for r in results if r["measured"] is not None and not r["met"]}
+    lines: list[str] = []
+    roof = [r for r in roofline(run) if r["framework"] == "jax"]
+
+    def best(model: str, kind: str) -> dict | None:
+        rows = [r for r in roof if r["model"] == model and r["kind"] == kind]
+        return max(rows, key=lambda r: r["batch"] or 0, default=None)
+
+    if any(label.startswith("mini-Xception") for label in missed):
+        train, infer = best("mini-xception", "cnn-train"), best("mini-xception", "cnn-infer")
+        dense = max((r for r in roof if r["model"] != "mini-xception" and r["intensity"]),
+                    key=lambda r: r["pct_peak"] or 0, default=None)
+        if train and infer:
+            text = (f"* **mini-Xception** does {train['mflops']:.0f} MFLOP per training image and "
+                    f"{infer['mflops']:.1f} per inference image, and runs at "
+                    f"{_pct(train['pct_peak'])} of the measured peak in training and "
+                    f"{_pct(infer['pct_peak'])} in inference")
+            if train["intensity"] and infer["intensity"]:
+                text += (f". Its arithmetic intensity is {train['intensity']:.1f} FLOP per byte "
+                         f"accessed in training and {infer['intensity']:.1f} in inference (XLA's "
+                         "estimate of the bytes its fused operations read and write)")
+                if dense:
+                    text += (f", against {dense['intensity']:.0f} for {dense['model']}, which "
+                             f"reaches {_pct(dense['pct_peak'])} of peak")
+                text += (": the network is thin (depthwise 3x3 convolutions, batch norm, ReLU and "
+                         "pooling over 8 to 128 channels), so its time goes into passes over the "
+                         "activations, not arithmetic")
+            lines.append(text + ".")
+        for r in torch_comparison(run):
+            if r["kind"] == "cnn-train":
+                lines.append(
+                    f"* Against PyTorch, the same network's training step runs at "
+                    f"{r['ratio']:.2f}x, while inference reaches "
+                    + ", ".join(f"{c['ratio']:.2f}x (batch {c['batch']})"
+                                for c in torch_comparison(run) if c["kind"] == "cnn-infer")
+                    + ": the forward pass is competitive, the gap is in XLA's CPU code for the "
+                    "backward pass (the per-fusion profile in `benchmarks/deep_perf.md` spreads it "
+                    "over batch-norm statistics and their gradients, ReLU masks, pooling selects "
+                    "and the depthwise kernel gradients). Closing it needs fewer passes over the "
+                    "activations (fused convolution + batch-norm kernels), which XLA does not "
+                    "generate on CPU from JAX code, or a GPU.")
+    frame = [b for b in run.select(kind="end-to-end", faces=1)
+             if b.info.get("detect_median_s") is not None]
+    if any(label.startswith("640x480") for label in missed) and frame:
+        b = min(frame, key=lambda b: b.median_s)
+        share = b.info["detect_median_s"] / b.median_s
+        lines.append(f"* **End to end**, Haar detection takes {fmt_seconds(b.info['detect_median_s'])} "
+                     f"of the {fmt_seconds(b.median_s)} per frame ({_pct(100 * share)}): a faster "
+                     "frame needs a smaller detection width or detecting every other frame.")
+    if lines:
+        lines = ["## Why the missed targets are missed", "",
+                 "Computed from the figures of this run.", "", *lines]
+    return lines
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f} %"
 
 
 @dataclass(frozen=True)
@@ -515,6 +590,7 @@ def render(run: BenchRun, images: dict[str, str] | None = None) -> str:
         rows.append((t.label, _fmt_target_value(t.goal, t.unit),
                      _fmt_target_value(r["measured"], t.unit), _status(r)))
     out += _table(("target", "goal", "measured", "status"), rows, "lrrl")
+    why = explain_misses(run, evaluate_targets(run))
     out += ["", f"Measured peak fp32: **{peak:,.1f} GFLOP/s**" if peak else
             "Measured peak fp32: not measured (no `peak` benchmark in this run)."]
 
@@ -541,16 +617,24 @@ def render(run: BenchRun, images: dict[str, str] | None = None) -> str:
         out += ["", "## Roofline", "",
                 "FLOPs per image from XLA's cost analysis of the compiled computation; achieved "
                 f"GFLOP/s at the median time; share of the measured peak ({peak_text}).", ""]
-        out += _table(("model", "framework", "workload", "batch", "MFLOP / image", "GFLOP/s",
-                       "% of peak"),
+        out += _table(("model", "framework", "workload", "batch", "MFLOP / image",
+                       "MB accessed / image", "FLOP / byte", "GFLOP/s", "% of peak"),
                       [(r["model"], r["framework"], _workload(r["bench"]), r["batch"],
-                        f"{r['mflops']:.1f}", f"{r['gflops']:.1f}",
-                        "–" if r["pct_peak"] is None else f"{r['pct_peak']:.1f} %")
-                       for r in roof], "lllrrrr")
+                        f"{r['mflops']:.1f}",
+                        "–" if r["mbytes"] is None else f"{r['mbytes']:.1f}",
+                        "–" if r["intensity"] is None else f"{r['intensity']:.1f}",
+                        f"{r['gflops']:.1f}", _pct(r["pct_peak"]))
+                       for r in roof], "lllrrrrrr")
+        out += ["", "Bytes accessed: XLA's cost analysis of the compiled computation, the "
+                "operands and results of each fused operation (from cache or memory); PyTorch rows "
+                "carry the JAX FLOP count of the same network and no byte count."]
         if any((r["pct_peak"] or 0) > 100 for r in roof):
             out += ["", "> Some workloads exceed 100 % of the measured peak: the matmul rounds "
                     "were slowed down (by other processes competing for the CPU), so the peak is "
                     "underestimated. Rerun on a quiet machine."]
+
+    if why:
+        out += ["", *why]
 
     out += ["", "## All benchmarks", ""]
     groups: dict[str, list[Bench]] = {}
