@@ -184,6 +184,17 @@ def test_ratio_and_targets_with_known_numbers(tmp_path):
     assert "Measured peak fp32: **100.0 GFLOP/s**" in text
 
 
+@pytest.mark.parametrize("load,warned", [((2.0, 2.9), False), ((0.4, 3.2), True)])
+def test_machine_load_is_reported(tmp_path, load, warned):
+    path = _write(tmp_path, [_bench("x", 1.0, kind="feature", items=1)],
+                  loadavg_start=[load[0], 0, 0], loadavg_end=[load[1], 0, 0])
+    run = perf.load_run(path)
+    run.machine["cpu"] = {"count": 2}
+    text = perf.render(run)
+    assert f"load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f}" in text
+    assert ("other processes competed" in text) == warned
+
+
 def test_missed_targets_are_explained_from_the_numbers(tmp_path):
     mx = {"model": "mini-xception"}
     path = _write(tmp_path, [
@@ -265,6 +276,9 @@ def test_formatting():
     assert perf.fmt_seconds(math.nan) == "–"
     assert perf.fmt_rate(12345.6) == "12,346"
     assert perf.fmt_rate(12.345) == "12.3"
+    goal = perf.TARGETS[0]
+    near = {"target": goal, "measured": 0.993 * goal.goal, "met": False, "shortfall": 0.007}
+    assert perf._status(near) == "**missed** by 0.7 % (needs x1.01)"
 
 
 # --- errors and the command ----------------------------------------------------------------------
