@@ -229,8 +229,9 @@ def test_weights_stay_on_the_device_between_predictions():
     est.fit(X_TRAIN[::-1], Y_TRAIN[::-1], X_VAL, Y_VAL)  # new weights: the cache is rebuilt
     est.predict_proba(X_VAL[:2])
     assert est._placed[2] is not placed
+    placed = est._placed[2]
     copy = pickle.loads(pickle.dumps(est))
-    assert not hasattr(copy, "_placed")
+    assert not hasattr(copy, "_placed") and est._placed[2] is placed  # the original keeps it
     np.testing.assert_array_equal(copy.predict_proba(X_VAL), est.predict_proba(X_VAL))
 
 

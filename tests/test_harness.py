@@ -155,12 +155,20 @@ def test_budgets_set_cnn_epochs_by_training_dataset():
         budget_params("fast", ("fer2013",), "mini-xception")
 
 
-def test_resolve_budget_only_for_deep_runs():
+def test_resolve_budget_only_for_deep_runs(monkeypatch):
     import jax
 
-    assert resolve_budget("auto", ["hog-svm", "pca-logreg"]) is None
+    from fer_bench.harness import jobs
+
+    # the child-process probe agrees with JAX in this process
+    assert jobs.accelerator_present() == (jax.default_backend() != "cpu")
+    monkeypatch.setattr(jobs, "accelerator_present", lambda: True)
+    assert resolve_budget("auto", ["mini-xception", "hog-svm"]) == "full"
     assert resolve_budget("cpu", ["mini-xception"]) == "cpu"
-    assert resolve_budget("auto", ["mini-xception"]) == ("cpu" if jax.default_backend() == "cpu" else "full")
+    monkeypatch.setattr(jobs, "accelerator_present", lambda: False)
+    assert resolve_budget("auto", ["mini-xception"]) == "cpu"
+    monkeypatch.setattr(jobs, "accelerator_present", lambda: pytest.fail("probed"))
+    assert resolve_budget("auto", ["hog-svm", "pca-logreg"]) is None  # no CNN: no probe
 
 
 def test_budget_sits_between_dataset_defaults_and_params(monkeypatch):

@@ -90,7 +90,7 @@ def train_model(
     FerModel
         The fitted model; ``provenance`` holds the test accuracy, split sizes and versions.
     """
-    from ..harness.execute import build_estimator, fit_estimator, prepare
+    from ..harness.execute import build_estimator, fit_estimator, prepare, selection_summary
     from ..harness.jobs import expand_jobs, pipeline_params, resolve_selection
     from ..metrics import classification_metrics
     from ..results.environment import environment
@@ -123,8 +123,10 @@ def train_model(
         f"{len(train)} train, {0 if X_val is None else len(X_val)} validation, "
         f"{len(X_test)} test faces; classes {', '.join(classes)}")
     t0 = time.perf_counter()
-    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val)
+    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val, split.val_from_train)
     fit_s = time.perf_counter() - t0
+    selection = selection_summary(estimator)
+    trained_on_val = selection.get("selection", {}).get("trained_on_validation", False)
 
     family = PIPELINES.get(pipeline).tags.get("family", "classical")
     model = FerModel(estimator=estimator, classes=tuple(classes), face=dict(job.face),
@@ -133,7 +135,7 @@ def train_model(
     metrics = classification_metrics(y_test, proba.argmax(axis=1), classes, proba,
                                      n_boot=N_BOOT, seed=seed)
     val_accuracy = None
-    if X_val is not None:
+    if X_val is not None and not trained_on_val:  # else the model has seen these images
         val_accuracy = float(np.mean(model.predict_proba(X_val).argmax(axis=1) == y_val))
     env = {k: v for k, v in environment().items() if k != "hostname"}  # the file may be shared
     model.provenance = {
@@ -141,7 +143,8 @@ def train_model(
         "dataset": dataset, "datasets": list(job.datasets), "dataset_options": options,
         "protocol": job.protocol, "fold": split.fold, "seed": seed, "view": job.view,
         "dropped_classes": d.dropped, "limit_train": limit_train, **names,
-        "n_train": int(len(train)), "n_val": 0 if X_val is None else int(len(X_val)),
+        "n_train": int(len(train)) + (len(X_val) if trained_on_val else 0),
+        "n_val": 0 if X_val is None else int(len(X_val)), **selection,
         "n_test": int(len(X_test)),
         "test_accuracy": metrics["accuracy"], "test_accuracy_ci95": metrics["accuracy_ci95"],
         "test_macro_f1": metrics["macro_f1"], "test_balanced_accuracy": metrics["balanced_accuracy"],

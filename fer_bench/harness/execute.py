@@ -143,10 +143,31 @@ def training_history(estimator: Any) -> list[dict] | None:
     return None
 
 
-def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None) -> None:
-    """Fit, passing the validation split only to estimators that take it (deep ones)."""
+def selection_summary(estimator: Any) -> dict:
+    """``{"selection": ...}`` for an estimator that selected parameters on the validation split
+    (best parameters, each setting's validation accuracy, search seconds, whether the final
+    model trained on the validation images); ``{}`` otherwise."""
+    search = getattr(estimator, "search_scores_", None)
+    if not search:
+        return {}
+    return {"selection": {
+        "best_params": dict(estimator.best_params_),
+        "scores": [{"params": p, "val_accuracy": a} for p, a in search],
+        "seconds": float(getattr(estimator, "search_seconds_", 0.0)),
+        "trained_on_validation": bool(getattr(estimator, "trained_on_validation_", False)),
+    }}
+
+
+def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: bool = False
+                  ) -> None:
+    """Fit, passing the validation split only to estimators that take it (deep ones, the
+    classical pipelines that select parameters on it); those that can train on it after
+    selection (``refit_on_validation``) may do so only when the protocol carved it out of the
+    training data (``val_from_train``)."""
     from ..pipelines.base import accepts_validation
 
+    if hasattr(estimator, "get_params") and "refit_on_validation" in estimator.get_params(deep=False):
+        estimator.set_params(refit_on_validation=bool(val_from_train))
     if X_val is not None and accepts_validation(estimator):
         estimator.fit(X, y, X_val=X_val, y_val=y_val)
     else:
@@ -259,7 +280,7 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     estimator, kwargs = build_estimator(job, checkpoint_root)
     _reset_peak_rss()
     t0 = time.perf_counter()
-    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val)
+    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val, split.val_from_train)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     y_pred = np.asarray(estimator.predict(X_test))
@@ -273,11 +294,10 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }
-    search = getattr(estimator, "search_scores_", None)
-    if search:  # selected on the validation split, then refitted on training + validation
-        out["selection"] = {"best_params": dict(estimator.best_params_),
-                            "scores": [{"params": p, "accuracy": a} for p, a in search]}
-        out["val_metrics"] = {"accuracy": max(a for _, a in search)}
+    out.update(selection_summary(estimator))
+    if out.get("selection", {}).get("trained_on_validation"):
+        # The validation images are training images of the final model now: no honest
+        # validation score remains (the search's own scores are in "selection").
         out["n_train"] += out["n_val"]
     elif X_val is not None and len(X_val):
         val_scores = class_scores(estimator, X_val, len(classes))

@@ -359,9 +359,22 @@ def resolve_budget(budget: str, pipelines: Sequence[str]) -> str | None:
         return None
     if budget != "auto":
         return budget
-    import jax
+    return "full" if accelerator_present() else "cpu"
 
-    return "full" if jax.default_backend() != "cpu" else "cpu"
+
+def accelerator_present() -> bool:
+    """Whether JAX sees a GPU or TPU, asked in a child process: initialising JAX here would
+    let its GPU client take most of the device memory before the workers that train start."""
+    import subprocess
+    import sys
+
+    probe = "import jax; print(jax.default_backend())"
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             timeout=120, check=True).stdout.split()
+    except (subprocess.SubprocessError, OSError):
+        return False  # JAX cannot start: the CNN jobs will report why
+    return bool(out) and out[-1] != "cpu"
 
 
 def expand_jobs(

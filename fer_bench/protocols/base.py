@@ -17,12 +17,16 @@ class Split:
     ``train``, ``val`` and ``test`` index the protocol's dataset(s): for a cross-dataset protocol
     ``train`` (and ``val``) index the training dataset and ``test`` the test dataset.
     ``val`` is the only data model selection (early stopping, hyper-parameters) may look at.
+    ``val_from_train`` says it was carved out of the training data (k-fold, cross-dataset), so
+    an estimator may train on it once selection is done; a designated split (FER2013's
+    PublicTest) stays out of training.
     """
 
     fold: str
     train: np.ndarray
     test: np.ndarray
     val: np.ndarray | None = None
+    val_from_train: bool = False
 
 
 class Protocol(_Protocol):

@@ -50,7 +50,7 @@ class CrossDataset:
         train = np.arange(len(train_ds))
         fit, val = _inner_val(train, train_ds.labels, train_ds.subjects, seed)
         yield check_split(
-            Split("all", fit, np.arange(len(test_ds)), val if val.size else None), train_ds, test_ds
+            Split("all", fit, np.arange(len(test_ds)), val if val.size else None, True), train_ds, test_ds
         )
 
 

@@ -59,7 +59,7 @@ class GroupKFold:
             folds = StratifiedKFold(self.n_splits, shuffle=True, random_state=seed).split(index, y)
         for k, (train, test) in enumerate(folds):
             fit, val = _inner_val(train, y, groups, seed)
-            yield check_split(Split(f"fold{k}", fit, test, val if val.size else None), data)
+            yield check_split(Split(f"fold{k}", fit, test, val if val.size else None, True), data)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class LeaveOneSubjectOut:
         y, groups = data.labels, data.subjects
         for train, test in LeaveOneGroupOut().split(np.arange(len(data)), y, groups):
             fit, val = _inner_val(train, y, groups, seed)
-            yield check_split(Split(str(groups[test[0]]), fit, test, val if val.size else None), data)
+            yield check_split(Split(str(groups[test[0]]), fit, test, val if val.size else None, True), data)
 
 
 def ckplus_10fold() -> GroupKFold:

@@ -271,7 +271,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return self._placed[2]
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the live object keeps its cache
         state.pop("_placed", None)  # device buffers: rebuilt on the next prediction
         return state
 
