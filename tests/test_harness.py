@@ -103,6 +103,16 @@ def test_no_data_falls_back_to_synthetic_with_one_note(tmp_path):
         resolve_selection("cross", data_root=str(tmp_path / "empty"))
 
 
+def test_synthetic_fallback_gets_its_own_store(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FER_BENCH_DATA", str(tmp_path / "nothing"))
+    assert main(["run", "--suite", "all", "--pipelines", "pca-logreg", "--no-report",
+                 *SMALL]) == 0
+    assert "results go to results/synthetic/" in capsys.readouterr().err
+    assert (tmp_path / "results" / "synthetic" / "records.jsonl").is_file()
+    assert not (tmp_path / "results" / "records.jsonl").exists()
+
+
 def test_datasets_get_their_own_protocols():
     sel = resolve_selection(pipelines="pca-logreg", datasets="synthetic,fer2013,folder:/x")
     assert [s.label for s in sel.protocols] == ["synthetic-holdout", "fer2013-official",

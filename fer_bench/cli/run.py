@@ -51,8 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_fit_options(what, scoped=True,
                     view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
     how = p.add_argument_group("how to run it")
-    how.add_argument("--out", default="results", metavar="DIR",
-                     help="results directory (default: results/)")
+    how.add_argument("--out", metavar="DIR",
+                     help="results directory (default: results/, or results/synthetic/ when no "
+                          "real data was found, so a fallback run never mixes with real results)")
     again = how.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="skip jobs that already have an ok record with the same configuration")
@@ -138,8 +139,11 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
     seeds = _seeds(args.seeds)
     selection = resolve_selection(args.suite, args.pipelines, args.datasets, args.protocols,
                                   args.data_root)
+    if args.out is None:
+        # The synthetic fallback gets its own store: results/ holds (or will hold) real runs.
+        args.out = "results/synthetic" if selection.note else "results"
     if selection.note:
-        print(selection.note, file=sys.stderr)
+        print(f"{selection.note}; results go to {args.out}/", file=sys.stderr)
     params = pipeline_params(selection.pipelines, parse_assignments(args.param, "--param"))
     # Resolved once (auto -> full or cpu) so the records and the quoted command name it.
     args.budget = resolve_budget(args.budget, selection.pipelines)
