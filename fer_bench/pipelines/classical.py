@@ -78,7 +78,7 @@ def make_eigenfaces(n_components: int = 100, C: float = 3.0, gamma: float | str 
                     gamma_factor: float = 1.0, equalize: str | None = "hist", class_weight=None,
                     temperature: float = 1.0, class_names: Sequence[str] | None = None,
                     random_state: int = 0,
-        max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
+                    max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
     """Pixels -> whitened PCA (eigenfaces) -> RBF SVM with softmax probabilities."""
     return _svm_pipeline([
         ("equalize", Equalize(equalize)),
@@ -135,8 +135,7 @@ def make_gabor_svm(wavelengths: tuple[float, ...] = (3.0, 4.24, 6.0, 8.49, 12.0)
                    n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                    gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                    temperature: float = 1.0, class_names: Sequence[str] | None = None,
-                   random_state: int = 0,
-        max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
+                   random_state: int = 0, max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
     """Gabor bank (5 scales x 8 orientations) magnitudes pooled on a grid -> PCA -> RBF SVM."""
     return _svm_pipeline([
         ("equalize", Equalize(equalize)),
@@ -155,8 +154,7 @@ def make_hog_svm(cell_sizes: tuple[int, ...] = (6,), orientations: int = 18, sig
                  n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                  gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                  temperature: float = 1.0, class_names: Sequence[str] | None = None,
-                 random_state: int = 0,
-        max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
+                 random_state: int = 0, max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
     """HOG (one or more cell sizes) -> PCA -> RBF SVM."""
     return _svm_pipeline([
         ("equalize", Equalize(equalize)),
@@ -174,8 +172,7 @@ def make_lbp_svm(radii: tuple[int, ...] = (1,), grid: int = 6, method: str = "nr
                  n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                  gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                  temperature: float = 1.0, class_names: Sequence[str] | None = None,
-                 random_state: int = 0,
-        max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
+                 random_state: int = 0, max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
     """Uniform LBP histograms on a grid, square-rooted (Hellinger) -> PCA -> RBF SVM."""
     return _svm_pipeline([
         ("equalize", Equalize(equalize)),
@@ -193,7 +190,7 @@ def make_fusion_svm(hog_weight: float = 1.0, gabor_weight: float = 1.0, lbp_weig
                     gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                     temperature: float = 1.0, class_names: Sequence[str] | None = None,
                     random_state: int = 0,
-        max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
+                    max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
     """HOG, Gabor and LBP descriptors at their tuned settings, each standardised to the same
     total variance times its weight, concatenated -> PCA -> RBF SVM.
 
