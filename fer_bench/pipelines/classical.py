@@ -13,7 +13,8 @@ augmentation; gamma ``"scale"`` beat 0.25x and 0.5x of it (-1.6 to -4.3 points a
 
 On small training sets (CK+ and JAFFE folds, at most ``max_search_samples`` images) the SVM
 pipelines and the nearest-neighbour one select the classifier's parameters (``C`` and the kernel
-width; ``k``) on the fold's validation split and refit on training + validation images
+width; ``k``) on the fold's validation split and refit, on training + validation images where the
+protocol carved that split out of the training data
 (:class:`~fer_bench.pipelines.select.ValidatedPipeline`); on FER2013 they use the defaults below.
 
 SVM probabilities are a softmax over one-vs-rest scores (see

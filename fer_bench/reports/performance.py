@@ -593,13 +593,13 @@ def render(run: BenchRun, images: dict[str, str] | None = None) -> str:
                 "the code is."]
 
     out += ["", "## Targets", ""]
-    rows = []
-    for r in evaluate_targets(run):
+    rows, results = [], evaluate_targets(run)
+    for r in results:
         t = r["target"]
         rows.append((t.label, _fmt_target_value(t.goal, t.unit),
                      _fmt_target_value(r["measured"], t.unit), _status(r)))
     out += _table(("target", "goal", "measured", "status"), rows, "lrrl")
-    why = explain_misses(run, evaluate_targets(run))
+    why = explain_misses(run, results)
     out += ["", f"Measured peak fp32: **{peak:,.1f} GFLOP/s**" if peak else
             "Measured peak fp32: not measured (no `peak` benchmark in this run)."]
 
