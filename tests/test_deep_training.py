@@ -187,6 +187,25 @@ def test_early_stopping_and_lr_plateau():
     assert not progress.stopped and progress.learning_rate == 0.1
 
 
+def test_cosine_schedule_sets_each_epochs_rate_and_ignores_plateaus(tmp_path):
+    cfg = train.TrainConfig(epochs=4, learning_rate=0.1, min_lr=0.0, lr_schedule="cosine")
+    assert [train.cosine_rate(cfg, e) for e in range(5)] == pytest.approx(
+        [0.1, 0.1 * (1 + np.cos(np.pi / 4)) / 2, 0.05, 0.1 * (1 + np.cos(3 * np.pi / 4)) / 2, 0])
+    est = tiny(epochs=3, learning_rate=0.05, lr_schedule="cosine", lr_patience=1).fit(
+        X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    cfg = est.train_config()
+    assert [h["lr"] for h in est.history_] == pytest.approx(
+        [train.cosine_rate(cfg, e) for e in range(3)])
+    # a cosine run's checkpoint is tied to its epochs: the schedule depends on them
+    tiny(epochs=1, lr_schedule="cosine", checkpoint_dir=str(tmp_path)).fit(
+        X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    with pytest.raises(FerBenchError, match="checkpoint"):
+        tiny(epochs=2, lr_schedule="cosine", checkpoint_dir=str(tmp_path)).fit(
+            X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tiny(lr_schedule="step").fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+
+
 def test_fit_without_validation_holds_out_a_stratified_split():
     est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN)
     assert len(est.history_) == 1 and 0 <= est.history_[0]["val_accuracy"] <= 1

@@ -14,7 +14,7 @@ from fer_bench.data.dataset import FaceDataset
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import FerBenchError
 from fer_bench.harness import data as jobdata
-from fer_bench.harness.execute import stratified_subsample
+from fer_bench.harness.execute import stratified_subsample, tta_accuracies
 from fer_bench.harness.jobs import (
     Job, ProtocolSpec, budget_params, expand_jobs, parse_assignments, pipeline_params,
     resolve_budget, resolve_selection,
@@ -399,3 +399,25 @@ def test_ckplus_ten_folds_on_the_real_data(shared_root, tmp_path):
     assert sum(r["n_test"] for r in records) == records[0]["data"]["ckplus"]["n_images"]
     assert all(r["n_train"] == 200 for r in records)
     assert np.mean([r["metrics"]["accuracy"] for r in records]) > 1 / 7
+
+
+class _TTAModel(BaseEstimator):
+    """Predicts class 0 plainly, 1 with flips, 2 with ten-crop (``tta`` picks its own mode)."""
+
+    def __init__(self, tta=None):
+        self.tta = tta
+
+    def predict(self, X, tta="own"):
+        mode = self.tta if tta == "own" else tta
+        return np.full(len(X), {None: 0, "flip": 1, "tencrop": 2}[mode])
+
+
+def test_tta_accuracies_report_each_mode_apart():
+    X, y = np.zeros((4, 48, 48), np.uint8), np.array([0, 1, 1, 2])
+    own = _TTAModel(tta="tencrop")
+    assert tta_accuracies(own, X, y, own.predict(X)) == {"none": 0.25, "flip": 0.5,
+                                                         "tencrop": 0.25}
+    plain = _TTAModel()
+    assert tta_accuracies(plain, X, y, plain.predict(X)) == {"none": 0.25, "flip": 0.5}
+    no_tta = make_pca_logreg()
+    assert tta_accuracies(no_tta, X, y, y) == {}

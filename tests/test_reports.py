@@ -97,6 +97,18 @@ def test_classification_report_pools_the_folds(results):
     assert "## Runs" in text and len(re.findall(r"^\| fold\d", text, re.M)) == 10
 
 
+def test_classification_report_lists_test_time_augmentation_apart(tmp_path):
+    folds = runs("pca-logreg", "kfold(synthetic)")
+    for r, flip in zip(folds, np.linspace(0.5, 0.6, len(folds))):
+        r["tta_accuracy"], r["tta_mode"] = {"none": r["metrics"]["accuracy"], "flip": flip}, "none"
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in folds))
+    write_reports(tmp_path, plots=False)
+    [report] = tmp_path.glob("report_*.md")
+    plain = cell_text([r["metrics"]["accuracy"] for r in folds])
+    assert (f"the pipeline's own mode, `none`): none {plain}, flip 55.0 ± "
+            in report.read_text())
+
+
 def test_readme_links_resolve_and_quote_the_commands(results):
     written = write_reports(results, plots=False)
     text = (results / "README.md").read_text()

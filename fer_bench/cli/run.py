@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="seeds: each repeats every job with that seed (default: 0)")
     what.add_argument("--budget", default="auto", choices=["auto", *BUDGETS],
                       help="CNN training budget: full (the published schedules), cpu (a few "
-                           "epochs, about 1.25 h for the deep half of --suite all on 2 cores) "
+                           "epochs, about 1.25 h for the deep half of --suite all on 2 cores), "
+                           "cpu-2h (about 2 h of 2 CPU cores per FER2013 model, cosine decay) "
                            "or auto (full when JAX sees a GPU, else cpu; the default)")
     add_fit_options(what, scoped=True,
                     view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")

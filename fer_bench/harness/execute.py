@@ -128,6 +128,27 @@ def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | 
     return full
 
 
+def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndarray
+                   ) -> dict[str, float]:
+    """Test accuracy without test-time augmentation, with flips and with the estimator's own
+    mode (e.g. ten-crop), keyed ``"none"``, ``"flip"``, ...: each reported apart from the plain
+    figure. Only for estimators whose ``predict`` takes ``tta`` (the CNNs); ``{}`` otherwise.
+    ``y_pred`` are the predictions already made with the estimator's own mode (reused)."""
+    predict = getattr(estimator, "predict", None)
+    try:
+        takes_tta = "tta" in inspect.signature(predict).parameters
+    except (TypeError, ValueError):
+        takes_tta = False
+    if not takes_tta:
+        return {}
+    own = estimator.get_params(deep=False).get("tta")
+    out = {}
+    for mode in dict.fromkeys([None, "flip", own]):  # ordered, without repeats
+        pred = y_pred if mode == own else np.asarray(estimator.predict(X, tta=mode))
+        out[mode or "none"] = float(np.mean(pred == np.asarray(y)))
+    return out
+
+
 def training_history(estimator: Any) -> list[dict] | None:
     """The per-epoch ``history_`` of a deep estimator (or of a pipeline's last step)."""
     candidates = [estimator]
@@ -294,6 +315,10 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }
+    tta = tta_accuracies(estimator, X_test, d.y_test, y_pred)
+    if tta:
+        out["tta_accuracy"] = tta
+        out["tta_mode"] = estimator.get_params(deep=False).get("tta") or "none"
     out.update(selection_summary(estimator))
     if out.get("selection", {}).get("trained_on_validation"):
         # The validation images are training images of the final model now: no honest

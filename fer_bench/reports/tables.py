@@ -232,6 +232,13 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
     if top2 is not None and top1 < 1:
         summary.append(["errors whose second guess is right", pct((top2 - top1) / (1 - top1))])
     lines += [_table(summary, ["metric", "value"]), ""]
+    tta_modes = list(dict.fromkeys(m for r in cell.records for m in r.get("tta_accuracy") or {}))
+    if tta_modes:
+        own = cell.records[0].get("tta_mode", "none")
+        lines += ["Test-time augmentation, accuracy % (mean over runs; the tables above use "
+                  f"the pipeline's own mode, `{own}`): " + ", ".join(
+                      f"{mode} {mean_std(cell, mode, 'tta_accuracy', runs=False)}"
+                      for mode in tta_modes) + ".", ""]
     if top2 is not None:
         lines += [f"Top-2 accuracy is how often the right label is the first or the second guess "
                   f"of the model.", ""]

@@ -32,7 +32,8 @@ MODEL_VERSION = 1
 _USE_PARAM = object()
 
 # Parameters that do not change what a run computes: a checkpoint stays valid across them
-# (so ``epochs`` can be raised to continue a finished run).
+# (so ``epochs`` can be raised to continue a finished run; not under the cosine schedule,
+# whose every epoch's rate depends on ``epochs``).
 _RUN_NEUTRAL = ("epochs", "verbose", "checkpoint_dir", "tta", "predict_batch_size")
 
 
@@ -100,6 +101,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         ``lr_factor``.
     lr_factor : float
         Learning-rate reduction factor on a plateau.
+    lr_schedule : {"plateau", "cosine"}
+        "plateau": reduce on a validation-loss plateau (``lr_patience``, ``lr_factor``);
+        "cosine": decay from ``learning_rate`` to 1e-6 along half a cosine over ``epochs``
+        (the right choice for a fixed budget of epochs).
     validation_fraction : float
         Share of the training data held out (stratified, seeded) for model selection when
         ``fit`` gets no ``X_val``.
@@ -136,7 +141,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing: float = 0.0, augment: str = "affine", max_rotation: float = 10.0,
         max_shift: float = 0.1, max_zoom: float = 0.1, max_shear: float = 5.0,
         erasing: float = 0.0, mixup: float = 0.0, patience: int = 10, lr_patience: int = 5,
-        lr_factor: float = 0.5, validation_fraction: float = 0.1, tta: str | None = None,
+        lr_factor: float = 0.5, lr_schedule: str = "plateau", validation_fraction: float = 0.1,
+        tta: str | None = None,
         predict_batch_size: int = 256, checkpoint_dir: str | None = None,
         random_state: int = 0, verbose: int = 1, dtype: str = "auto",
     ) -> None:
@@ -157,6 +163,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.lr_patience = lr_patience
         self.lr_factor = lr_factor
+        self.lr_schedule = lr_schedule
         self.validation_fraction = validation_fraction
         self.tta = tta
         self.predict_batch_size = predict_batch_size
@@ -177,7 +184,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             optimizer=self.optimizer, weight_decay=self.weight_decay,
             label_smoothing=self.label_smoothing, augment=aug, patience=self.patience,
-            lr_patience=self.lr_patience, lr_factor=self.lr_factor,
+            lr_patience=self.lr_patience, lr_factor=self.lr_factor, lr_schedule=self.lr_schedule,
             eval_batch_size=self.predict_batch_size, seed=int(self.random_state),
             verbose=self.verbose,
         )
@@ -205,7 +212,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _signature(self, *arrays: np.ndarray) -> str:
         h = hashlib.sha256()
-        params = {k: v for k, v in self.get_params().items() if k not in _RUN_NEUTRAL}
+        neutral = set(_RUN_NEUTRAL) - ({"epochs"} if self.lr_schedule == "cosine" else set())
+        params = {k: v for k, v in self.get_params().items() if k not in neutral}
         h.update(json.dumps(params, sort_keys=True, default=str).encode())
         for a in arrays:
             h.update(str(a.shape).encode())

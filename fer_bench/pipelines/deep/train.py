@@ -5,7 +5,9 @@ gathers the batch, augments it and updates the model, so the host only dispatche
 selection uses the validation split only: the best epoch by validation accuracy is kept (and is
 what predictions use), early stopping stops after ``patience`` epochs without a better
 validation accuracy, and the learning rate is multiplied by ``lr_factor`` after ``lr_patience``
-epochs without a lower validation loss (Keras' ``EarlyStopping`` / ``ReduceLROnPlateau``).
+epochs without a lower validation loss (Keras' ``EarlyStopping`` / ``ReduceLROnPlateau``), or,
+with ``lr_schedule="cosine"``, follows a cosine decay over the ``epochs`` (better suited to a
+fixed time budget, where the plateau rule may never fire).
 
 Every epoch can be checkpointed; a run restarted with the same data, parameters and seed resumes
 after the last finished epoch and ends exactly as an uninterrupted run would (on CPU, where XLA is
@@ -40,6 +42,7 @@ from .input_pipeline import (
 Array = jax.Array
 
 OPTIMIZERS = ("adamw", "sgd")
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class TrainConfig:
     lr_patience: int = 5
     lr_factor: float = 0.5
     min_lr: float = 1e-6
+    lr_schedule: str = "plateau"
     eval_batch_size: int = 256
     seed: int = 0
     verbose: int = 1
@@ -65,6 +69,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -166,6 +173,16 @@ def set_learning_rate(state: TrainState, lr: float) -> TrainState:
     hyper = dict(state.opt_state.hyperparams)
     hyper["learning_rate"] = jnp.asarray(lr, dtype=jnp.asarray(hyper["learning_rate"]).dtype)
     return state.replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+
+
+def cosine_rate(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of (0-based) ``epoch`` under the cosine schedule: ``cfg.learning_rate`` at
+    the first epoch, decaying along half a cosine to ``cfg.min_lr`` after ``cfg.epochs``.
+
+    Set once per epoch from the host, like the plateau rule, so it never recompiles the step.
+    """
+    t = min(epoch, cfg.epochs) / cfg.epochs
+    return cfg.min_lr + (cfg.learning_rate - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def soft_targets(labels: Array, num_classes: int, smoothing: float) -> Array:
@@ -384,6 +401,9 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     first_epoch = True
     while progress.epoch < cfg.epochs and not progress.stopped:
         epoch = progress.epoch
+        if cfg.lr_schedule == "cosine":
+            progress.learning_rate = cosine_rate(cfg, epoch)
+            state = set_learning_rate(state, progress.learning_rate)
         order_key, epoch_key = jax.random.split(jax.random.fold_in(base_key, epoch))
         order = epoch_permutation(order_key, jnp.int32(n), train_y)
         metrics = jax.device_put(jnp.zeros(3, jnp.float32), replicated)
@@ -439,6 +459,8 @@ def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss
         progress.bad_epochs += 1
         if progress.bad_epochs >= cfg.patience:
             progress.stopped = True
+    if cfg.lr_schedule != "plateau":
+        return state, best
     if val_loss < progress.plateau_loss - 1e-4:
         progress.plateau_loss, progress.plateau_epochs = val_loss, 0
     else:
@@ -451,7 +473,8 @@ def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss
 
 
 def save_curves(history: list[dict], path_prefix: str) -> tuple[str, str]:
-    """Write ``history`` as ``PREFIX.json`` and loss / accuracy curves as ``PREFIX.png``.
+    """Write ``history`` as ``PREFIX.json`` and loss / accuracy / learning-rate curves as
+    ``PREFIX.png``.
 
     Returns the two paths.
     """
@@ -466,14 +489,18 @@ def save_curves(history: list[dict], path_prefix: str) -> tuple[str, str]:
     png_path = prefix.with_name(prefix.name + ".png")
     json_path.write_text(json.dumps(history, indent=1))
     epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, key in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, [h[key] for h in history], label="train")
         ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
+        ax.set_title(key)
         ax.legend()
+    axes[2].plot(epochs, [h["lr"] for h in history])
+    axes[2].set_yscale("log")
+    axes[2].set_title("learning rate")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
