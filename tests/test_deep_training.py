@@ -206,6 +206,48 @@ def test_cosine_schedule_sets_each_epochs_rate_and_ignores_plateaus(tmp_path):
         tiny(lr_schedule="step").fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
 
 
+def test_init_from_copies_all_but_the_classifier(tmp_path):
+    source = tiny(epochs=2).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    path = save_model(source, tmp_path / "source.ferb")
+    two = Y_TRAIN < 2  # another label set: the classifier cannot be carried over
+    X2, y2, Xv2, yv2 = X_TRAIN[two], Y_TRAIN[two], X_VAL[Y_VAL < 2], Y_VAL[Y_VAL < 2]
+    frozen = dict(epochs=1, learning_rate=0.0)  # a zero rate keeps the starting weights
+    started = tiny(init_from=path, **frozen).fit(X2, y2, Xv2, yv2)
+    fresh = tiny(**frozen).fit(X2, y2, Xv2, yv2)
+    head = list(started.variables_["params"])[-1]
+    assert head == "Dense_0"
+    for name, layer in started.variables_["params"].items():
+        expected = (fresh if name == head else source).variables_["params"][name]
+        _assert_trees_equal(layer, expected)
+    # the same from train's user-facing .ferb file
+    from fer_bench.models import FerModel
+    from fer_bench.models.store import save_model as save_ferb
+
+    ferb = save_ferb(FerModel(estimator=source, classes=("a", "b", "c"), face={"size": 48},
+                              family="deep"), tmp_path / "source.ferb.zip")
+    via_ferb = tiny(init_from=str(ferb), **frozen).fit(X2, y2, Xv2, yv2)
+    _assert_trees_equal(via_ferb.variables_, started.variables_)
+    with pytest.raises(FerBenchError, match="cannot initialise a mini-xception"):
+        make_mini_xception(init_from=path, epochs=1, verbose=0).fit(X2, y2, Xv2, yv2)
+    with pytest.raises(FerBenchError, match="missing.ferb"):
+        tiny(init_from=str(tmp_path / "missing.ferb")).fit(X2, y2, Xv2, yv2)
+
+
+def test_transfer_refuses_another_width():
+    from fer_bench.pipelines.deep.transfer import transfer_backbone
+
+    fresh = {"params": {"Conv_0": {"kernel": np.zeros((3, 3, 1, 4))},
+                        "Dense_0": {"kernel": np.zeros((4, 2))}}, "batch_stats": {}}
+    wide = {"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 8))},
+                       "Dense_0": {"kernel": np.ones((8, 7))}}, "batch_stats": {}}
+    with pytest.raises(FerBenchError, match=r"Conv_0 has shape \(3, 3, 1, 8\)"):
+        transfer_backbone(fresh, wide)
+    out = transfer_backbone(fresh, {"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 4))}},
+                                    "batch_stats": {}})
+    assert out["params"]["Conv_0"]["kernel"].sum() == 36
+    assert out["params"]["Dense_0"]["kernel"].sum() == 0
+
+
 def test_fit_without_validation_holds_out_a_stratified_split():
     est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN)
     assert len(est.history_) == 1 and 0 <= est.history_[0]["val_accuracy"] <= 1

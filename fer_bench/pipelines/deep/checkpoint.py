@@ -54,6 +54,18 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file's bytes (a run's signature covers the weights it starts from);
+    :class:`ModelFileError` when it cannot be read."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read model file ({exc.strerror})",
+                             "pass an existing .ferb model file") from None
+
+
 def dump(tree: dict) -> bytes:
     """msgpack bytes of a nested dict of arrays, numbers and strings."""
     return serialization.msgpack_serialize(serialization.to_state_dict(to_host(tree)))

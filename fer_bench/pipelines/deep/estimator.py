@@ -25,6 +25,7 @@ from . import checkpoint as ckpt
 from . import train
 from .input_pipeline import AugmentConfig, TTA_MODES
 from .models import ARCHITECTURES, build_model, init_variables
+from .transfer import transfer_backbone
 
 IMAGE_SIZE = 48
 MODEL_FORMAT = "fer-bench-cnn"
@@ -122,6 +123,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         0: silent; 1: a progress bar per epoch; 2: the bars stay on screen.
     dtype : {"auto", "float32", "bfloat16"}
         Computation dtype; "auto" is bfloat16 on a GPU and float32 elsewhere.
+    init_from : str or None
+        A model file (``train``'s ``.ferb`` or :func:`save_model`'s) of the same architecture whose weights start the
+        training, all but the classifier, which starts fresh (the label sets may differ): e.g.
+        CK+ folds initialised from the FER2013 model. None: random initialisation.
 
     Attributes
     ----------
@@ -145,6 +150,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tta: str | None = None,
         predict_batch_size: int = 256, checkpoint_dir: str | None = None,
         random_state: int = 0, verbose: int = 1, dtype: str = "auto",
+        init_from: str | None = None,
     ) -> None:
         self.arch = arch
         self.epochs = epochs
@@ -171,6 +177,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.dtype = dtype
+        self.init_from = init_from
 
     # -- fitting ---------------------------------------------------------------------------
     def train_config(self) -> train.TrainConfig:
@@ -218,7 +225,21 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         for a in arrays:
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a).tobytes())
+        if self.init_from is not None:  # the starting weights, not just their file name
+            h.update(ckpt.file_digest(self.init_from).encode())
         return h.hexdigest()
+
+    def _initialiser(self):
+        """The function that turns fresh weights into the starting ones (``init_from``)."""
+        if self.init_from is None:
+            return None
+        source = _load_source(self.init_from)
+        if source.arch != self.arch:
+            raise FerBenchError(
+                f"{self.init_from}: a {source.arch} model cannot initialise a {self.arch}; "
+                f"pass a {self.arch} model file as init_from")
+        return partial(transfer_backbone, source=source.variables_,
+                       source_name=str(self.init_from))
 
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "CNNClassifier":
         """Train on faces ``X`` (N, 48, 48) uint8 with labels ``y`` (N,), selecting the epoch and
@@ -250,7 +271,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         signature = (self._signature(X, y_idx, X_val, yv_idx)
                      if self.checkpoint_dir is not None else "")
         result = train.fit(model, X, y_idx, X_val, yv_idx, num_classes, self.train_config(),
-                           self.checkpoint_dir, signature)
+                           self.checkpoint_dir, signature, self._initialiser())
         self.variables_ = result.variables
         self.history_ = result.history
         accs = [h["val_accuracy"] for h in self.history_]
@@ -286,6 +307,22 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
         """Predicted labels ``(N,)`` (entries of ``classes_``)."""
         return self.classes_[np.argmax(self.predict_proba(X, tta), axis=1)]
+
+
+def _load_source(path: str) -> "CNNClassifier":
+    """The CNN in ``path``: a ``.ferb`` model file (``train``'s output) or a bare CNN file
+    (:func:`save_model`)."""
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        from ...models.store import load_model as load_ferb  # the user-facing model file
+
+        estimator = load_ferb(path).estimator
+        if not isinstance(estimator, CNNClassifier):
+            raise FerBenchError(f"{path}: holds a classical pipeline, not a CNN; pass a deep "
+                                "model file as init_from")
+        return estimator
+    return load_model(path)
 
 
 # -- registered factories -------------------------------------------------------------------

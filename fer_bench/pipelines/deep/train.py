@@ -361,13 +361,15 @@ def _resume(directory: str, signature: str, state: TrainState, best: dict
 
 def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray,
         val_labels: np.ndarray, num_classes: int, cfg: TrainConfig,
-        checkpoint_dir: str | None = None, signature: str = "") -> FitResult:
+        checkpoint_dir: str | None = None, signature: str = "",
+        initialise: Callable[[dict], dict] | None = None) -> FitResult:
     """Train ``model`` on uint8 ``images`` (N, H, W) with integer ``labels`` (N,) in
     ``0..num_classes-1``, selecting on ``val_images`` / ``val_labels``.
 
     With ``checkpoint_dir``, the state is saved after every epoch and a run finds and resumes
     its own checkpoint there (``signature`` identifies the run; another run's checkpoint raises
-    :class:`~.checkpoint.ModelFileError`).
+    :class:`~.checkpoint.ModelFileError`). ``initialise`` maps the freshly initialised
+    ``{"params", "batch_stats"}`` to the starting weights (e.g. :mod:`.transfer`).
     """
     mesh = device_mesh()
     n = len(images)
@@ -377,6 +379,11 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     replicated = NamedSharding(mesh, PartitionSpec())
 
     state = create_state(model, cfg, images.shape[1])
+    if initialise is not None:
+        start = initialise({"params": state.params, "batch_stats": state.batch_stats})
+        state = state.replace(params=start["params"], batch_stats=start["batch_stats"],
+                              opt_state=make_optimizer(cfg).init(start["params"]))
+        state = set_learning_rate(state, cfg.learning_rate)
     best = _copy({"params": state.params, "batch_stats": state.batch_stats})
     progress = Progress(learning_rate=cfg.learning_rate)
     if checkpoint_dir is not None:
