@@ -70,16 +70,17 @@ def test_depthwise_shift_equals_grouped_conv_forward_and_gradient():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", ["im2col", "shift"])
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 @pytest.mark.parametrize("cin", [1, 3])
-def test_im2col_conv_equals_lax_conv(padding, cin):
+def test_fast_conv_equals_lax_conv(impl, padding, cin):
     x, k = _rand((2, 8, 6, cin), 3), _rand((3, 3, cin, 4), 4)
-    fast = layers.conv2d(x, k, padding, impl="im2col")
+    fast = layers.conv2d(x, k, padding, impl=impl)
     ref = layers.conv2d(x, k, padding, impl="lax")
     np.testing.assert_allclose(fast, ref, atol=1e-5)
     probe = _rand(ref.shape, 5)
-    g = [jax.grad(lambda x, k, i=impl: jnp.sum(layers.conv2d(x, k, padding, i) * probe),
-                  argnums=(0, 1))(x, k) for impl in ("im2col", "lax")]
+    g = [jax.grad(lambda x, k, i=i: jnp.sum(layers.conv2d(x, k, padding, i) * probe),
+                  argnums=(0, 1))(x, k) for i in (impl, "lax")]
     for a, b in zip(*g):
         np.testing.assert_allclose(a, b, atol=1e-4)
 

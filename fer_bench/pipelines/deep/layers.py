@@ -3,15 +3,16 @@
 XLA's CPU backend lowers a grouped convolution (``feature_group_count``, i.e. a depthwise conv)
 to a slow generic loop and a 3x3 convolution with one or a few input channels to a kernel that
 cannot use the vector units well. Both become cheap when written as what they are: a handful of
-shifted slices multiplied and added (depthwise), or gathered into a patch matrix and multiplied
-by the kernel (im2col), which XLA fuses into a few loops or one GEMM. ``deep_perf.md`` in the
-benchmarks records the measurements that picked each formulation.
+shifted slices multiplied and added, which XLA fuses into one loop, with hand-written gradients
+that take one pass over the activations (a variadic reduction, or one small GEMM). ``deep_perf.md``
+in the benchmarks records the measurements that picked each formulation.
 
 All arrays are NHWC; kernels are HWIO like :class:`flax.linen.Conv`'s, so parameters from these
 modules and from ``nn.Conv`` are interchangeable.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -21,9 +22,10 @@ from flax import linen as nn
 Array = jax.Array
 Initializer = Callable[..., Array]
 
-#: Convolutions with at most this many input channels (the grayscale input layer) use im2col;
-#: at 8 channels XLA's own convolution is already faster.
-IM2COL_MAX_CHANNELS = 4
+#: Convolutions with at most this many input channels (the grayscale input layer) are written
+#: as shifted multiply-adds (:func:`conv2d`'s ``"shift"``); at 8 channels XLA's own convolution
+#: is already faster.
+SHIFT_MAX_CHANNELS = 4
 
 
 def _same_pad(x: Array, kh: int, kw: int) -> Array:
@@ -101,30 +103,76 @@ def im2col(x: Array, kh: int, kw: int, padding: str = "SAME") -> Array:
     With this ordering ``im2col(x) @ kernel.reshape(kh*kw*C, O)`` is the convolution of ``x`` by
     an HWIO ``kernel``.
     """
+    return jnp.concatenate(_taps(x, kh, kw, padding)[0], axis=-1)
+
+
+def _taps(x: Array, kh: int, kw: int, padding: str) -> tuple[list[Array], int, int]:
+    """The ``kh * kw`` shifted views (N, H', W', C) a stride-1 convolution multiplies, in (i, j)
+    order, and the output size H', W'."""
     if padding == "SAME":
         x = _same_pad(x, kh, kw)
     elif padding != "VALID":
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
     ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-    cols = [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
-    return jnp.concatenate(cols, axis=-1)
+    return [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], ho, wo
+
+
+def _shift_conv_fwd_only(x: Array, kernel: Array, padding: str) -> Array:
+    kh, kw, cin, _ = kernel.shape
+    taps, _, _ = _taps(x, kh, kw, padding)
+    out = None
+    for t, tap in enumerate(taps):
+        for c in range(cin):
+            term = tap[..., c:c + 1] * kernel[t // kw, t % kw, c]  # (N, H, W, 1) x (O,)
+            out = term if out is None else out + term
+    return out
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _shift_conv(x: Array, kernel: Array, padding: str) -> Array:
+    return _shift_conv_fwd_only(x, kernel, padding)
+
+
+def _shift_conv_fwd(x: Array, kernel: Array, padding: str):
+    return _shift_conv_fwd_only(x, kernel, padding), (x, kernel)
+
+
+def _shift_conv_bwd(padding: str, res: tuple[Array, Array], g: Array):
+    x, kernel = res
+    kh, kw, cin, _ = kernel.shape
+    # dx by autodiff of the forward: dead code for an input layer, whose dx nobody uses.
+    _, vjp_x = jax.vjp(lambda x_: _shift_conv_fwd_only(x_, kernel, padding), x)
+    (dx,) = vjp_x(g)
+    taps, _, _ = _taps(x, kh, kw, padding)
+    # dk = patches^T g as one small-output GEMM: (taps x Cin, P) @ (P, O), P = N*H*W.
+    patches = jnp.stack(taps, axis=0).reshape(kh * kw, -1, cin)  # (T, P, Cin)
+    patches = jnp.moveaxis(patches, 2, 1).reshape(kh * kw * cin, -1)  # row t * Cin + c
+    dk = patches @ g.reshape(-1, g.shape[-1])
+    return dx, dk.reshape(kernel.shape)
+
+
+_shift_conv.defvjp(_shift_conv_fwd, _shift_conv_bwd)
 
 
 def conv2d(x: Array, kernel: Array, padding: str = "SAME", impl: str = "auto") -> Array:
     """Stride-1 2-D convolution of NHWC ``x`` by an HWIO ``kernel``.
 
-    ``impl`` is ``"lax"`` (XLA's convolution), ``"im2col"`` (patch matrix times kernel) or
-    ``"auto"``: im2col for inputs with at most :data:`IM2COL_MAX_CHANNELS` channels, where XLA's
-    convolution leaves the vector units idle, lax otherwise.
+    ``impl`` is ``"lax"`` (XLA's convolution), ``"shift"`` (a sum of shifted views times kernel
+    rows: one fused loop; its kernel gradient is one GEMM of the stacked views), ``"im2col"``
+    (patch matrix times kernel) or ``"auto"``: shift for inputs with at most
+    :data:`SHIFT_MAX_CHANNELS` channels, where XLA's convolution leaves the vector units idle,
+    lax otherwise.
     """
     kh, kw, cin, cout = kernel.shape
     if impl == "auto":
-        impl = "im2col" if cin <= IM2COL_MAX_CHANNELS and (kh, kw) != (1, 1) else "lax"
+        impl = "shift" if cin <= SHIFT_MAX_CHANNELS and (kh, kw) != (1, 1) else "lax"
+    if impl == "shift":
+        return _shift_conv(x, kernel, padding)
     if impl == "im2col":
         patches = im2col(x, kh, kw, padding)
         return patches @ kernel.reshape(kh * kw * cin, cout)
     if impl != "lax":
-        raise ValueError(f"impl must be 'auto', 'lax' or 'im2col', got {impl!r}")
+        raise ValueError(f"impl must be 'auto', 'lax', 'shift' or 'im2col', got {impl!r}")
     return jax.lax.conv_general_dilated(
         x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
     )
