@@ -14,7 +14,7 @@ from fer_bench.data.dataset import FaceDataset
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import FerBenchError
 from fer_bench.harness import data as jobdata
-from fer_bench.harness.execute import stratified_subsample, tta_accuracies
+from fer_bench.harness.execute import starting_weights, stratified_subsample, tta_accuracies
 from fer_bench.harness.jobs import (
     Job, ProtocolSpec, budget_params, expand_jobs, parse_assignments, pipeline_params,
     resolve_budget, resolve_selection,
@@ -421,3 +421,17 @@ def test_tta_accuracies_report_each_mode_apart():
     assert tta_accuracies(plain, X, y, plain.predict(X)) == {"none": 0.25, "flip": 0.5}
     no_tta = make_pca_logreg()
     assert tta_accuracies(no_tta, X, y, y) == {}
+
+
+def test_starting_weights_name_the_file_and_its_digest(tmp_path):
+    import hashlib
+
+    weights = tmp_path / "start.ferb"
+    weights.write_bytes(b"weights")
+    started = _TTAModel()
+    started.init_from = str(weights)  # as CNNClassifier(init_from=...) holds it
+    started.get_params = lambda deep=False: {"tta": None, "init_from": str(weights)}
+    assert starting_weights(started) == {"path": str(weights),
+                                         "sha256": hashlib.sha256(b"weights").hexdigest()}
+    assert starting_weights(_TTAModel()) is None
+    assert starting_weights(make_pca_logreg()) is None

@@ -149,6 +149,18 @@ def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndar
     return out
 
 
+def starting_weights(estimator: Any) -> dict | None:
+    """``{"path", "sha256"}`` of the model file an estimator started from (``init_from``), so a
+    record says which weights it fine-tuned even after the file is replaced; None otherwise."""
+    import hashlib
+
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    path = params.get("init_from")
+    if not path:
+        return None
+    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
 def training_history(estimator: Any) -> list[dict] | None:
     """The per-epoch ``history_`` of a deep estimator (or of a pipeline's last step)."""
     candidates = [estimator]
@@ -315,6 +327,9 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }
+    start = starting_weights(estimator)
+    if start:
+        out["init_from"] = start
     tta = tta_accuracies(estimator, X_test, d.y_test, y_pred)
     if tta:
         out["tta_accuracy"] = tta

@@ -263,6 +263,10 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
     params = cell.records[0].get("params") or {}
     lines += [f"Pipeline parameters: `{params}`; label view `{cell.records[0].get('view')}`; "
               f"config hash of the first run `{cell.records[0]['config_hash'][:16]}`.", ""]
+    start = cell.records[0].get("init_from")
+    if start:
+        lines += [f"Initialised from the trained model `{start['path']}` (SHA-256 "
+                  f"`{start['sha256'][:16]}…`; every layer but the classifier).", ""]
     return "\n".join(lines)
 
 
