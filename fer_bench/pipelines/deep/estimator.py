@@ -124,9 +124,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     dtype : {"auto", "float32", "bfloat16"}
         Computation dtype; "auto" is bfloat16 on a GPU and float32 elsewhere.
     init_from : str or None
-        A model file (``train``'s ``.ferb`` or :func:`save_model`'s) of the same architecture whose weights start the
-        training, all but the classifier, which starts fresh (the label sets may differ): e.g.
-        CK+ folds initialised from the FER2013 model. None: random initialisation.
+        A model file (``train``'s ``.ferb`` or :func:`save_model`'s) of the same architecture
+        whose weights start the training, all but the classifier, which starts fresh (the label
+        sets may differ): e.g. CK+ folds initialised from the FER2013 model. None: random
+        initialisation.
 
     Attributes
     ----------
