@@ -435,3 +435,20 @@ def test_starting_weights_name_the_file_and_its_digest(tmp_path):
                                          "sha256": hashlib.sha256(b"weights").hexdigest()}
     assert starting_weights(_TTAModel()) is None
     assert starting_weights(make_pca_logreg()) is None
+
+
+def test_config_hash_follows_the_starting_weights(tmp_path):
+    weights = tmp_path / "start.ferb"
+    weights.write_bytes(b"one")
+    sel = resolve_selection(pipelines="mini-xception", datasets="synthetic")
+    opts = {None: {"n_per_class": 4}}
+
+    def job_hash():
+        [job] = [j for j in expand_jobs(sel, dataset_options=opts,
+                                        params={"mini-xception": {"init_from": str(weights)}})][:1]
+        return job.config_hash
+
+    first = job_hash()
+    assert job_hash() == first
+    weights.write_bytes(b"two")  # same path, other weights: another job
+    assert job_hash() != first

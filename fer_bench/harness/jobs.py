@@ -8,6 +8,7 @@ job whose hash already has an ``ok`` record.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 import inspect
 import itertools
 import json
@@ -67,13 +68,19 @@ class Job:
 
     def config(self) -> dict:
         """Everything that determines the result, as canonical JSON-ready data."""
-        return {
+        config = {
             "harness_version": HARNESS_VERSION, "pipeline": self.pipeline,
             "protocol": self.protocol, "datasets": list(self.datasets), "fold": self.fold,
             "seed": self.seed, "view": self.view, "params": self.params, "face": self.face,
             "limit_train": self.limit_train,
             "dataset_options": {d: self.dataset_options.get(d, {}) for d in self.datasets},
         }
+        start = self.params.get("init_from")
+        if start and Path(start).is_file():
+            # The starting weights' content, not their file name: replacing the model file
+            # makes a new job rather than one --resume skips.
+            config["init_from_sha256"] = hashlib.sha256(Path(start).read_bytes()).hexdigest()
+        return config
 
     @cached_property
     def config_hash(self) -> str:

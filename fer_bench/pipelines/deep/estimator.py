@@ -221,6 +221,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _signature(self, *arrays: np.ndarray) -> str:
         h = hashlib.sha256()
         neutral = set(_RUN_NEUTRAL) - ({"epochs"} if self.lr_schedule == "cosine" else set())
+        if self.init_from is None:  # so checkpoints from before the parameter stay valid
+            neutral.add("init_from")
         params = {k: v for k, v in self.get_params().items() if k not in neutral}
         h.update(json.dumps(params, sort_keys=True, default=str).encode())
         for a in arrays:
