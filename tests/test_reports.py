@@ -100,7 +100,7 @@ def test_classification_report_pools_the_folds(results):
 def test_classification_report_lists_test_time_augmentation_apart(tmp_path):
     folds = runs("pca-logreg", "kfold(synthetic)")
     for r, flip in zip(folds, np.linspace(0.5, 0.6, len(folds))):
-        r["tta_accuracy"], r["tta_mode"] = {"none": r["metrics"]["accuracy"], "flip": flip}, "none"
+        r["tta_accuracy"], r["tta_mode"] = {"flip": flip, "none": r["metrics"]["accuracy"]}, "none"
     (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in folds))
     write_reports(tmp_path, plots=False)
     [report] = tmp_path.glob("report_*.md")

@@ -232,7 +232,9 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
     if top2 is not None and top1 < 1:
         summary.append(["errors whose second guess is right", pct((top2 - top1) / (1 - top1))])
     lines += [_table(summary, ["metric", "value"]), ""]
-    tta_modes = list(dict.fromkeys(m for r in cell.records for m in r.get("tta_accuracy") or {}))
+    order = ("none", "flip", "tencrop")  # plain first; the store sorts JSON keys
+    tta_modes = sorted({m for r in cell.records for m in r.get("tta_accuracy") or {}},
+                       key=lambda m: (order.index(m) if m in order else len(order), m))
     if tta_modes:
         own = cell.records[0].get("tta_mode", "none")
         lines += ["Test-time augmentation, accuracy % (mean over runs; the tables above use "
