@@ -206,3 +206,13 @@ def test_report_copies_the_headline_table_into_a_readme(results, tmp_path, capsy
     readme.write_text("# no markers\n")
     assert main(["report", str(results), "--no-plots", "--readme", str(readme)]) == 2
     assert "fer-bench:headline" in capsys.readouterr().err
+
+
+def test_runs_from_other_starting_weights_are_other_variants():
+    folds = runs("pca-logreg", "kfold(synthetic)")[:2]
+    for r, digest in zip(folds, ("aaaa" * 16, "bbbb" * 16)):
+        r["params"] = {**r["params"], "init_from": "model.ferb"}
+        r["init_from"] = {"path": "model.ferb", "sha256": digest}
+    labels = sorted(c.row_label for c in group(folds))
+    assert labels == ["pca-logreg [init_from_sha256=aaaaaaaaaaaa]",
+                      "pca-logreg [init_from_sha256=bbbbbbbbbbbb]"]

@@ -34,7 +34,10 @@ def _canon(value: Any) -> str:
 
 def _row_config(r: dict) -> dict:
     params = {k: v for k, v in (r.get("params") or {}).items() if k not in _SEED_PARAMS}
-    return {"params": params, "face": r.get("face") or {}}
+    config = {"params": params, "face": r.get("face") or {}}
+    if r.get("init_from"):  # runs fine-tuned from other weights (same file name) never pool
+        config["init_from_sha256"] = r["init_from"]["sha256"][:12]
+    return config
 
 
 def _column_config(r: dict) -> dict:
