@@ -22,7 +22,7 @@ from .. import __version__
 from ..metrics import classification_metrics
 from ..registry import PIPELINES
 from ..results.environment import environment
-from .jobs import HARNESS_VERSION, Job
+from .jobs import HARNESS_VERSION, Job, weights_digest
 
 #: Bootstrap resamples for the accuracy interval of every record.
 N_BOOT = 1000
@@ -152,13 +152,9 @@ def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndar
 def starting_weights(estimator: Any) -> dict | None:
     """``{"path", "sha256"}`` of the model file an estimator started from (``init_from``), so a
     record says which weights it fine-tuned even after the file is replaced; None otherwise."""
-    import hashlib
-
     params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
-    path = params.get("init_from")
-    if not path:
-        return None
-    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    digest = weights_digest(params.get("init_from"))
+    return {"path": str(params["init_from"]), "sha256": digest} if digest else None
 
 
 def training_history(estimator: Any) -> list[dict] | None:

@@ -75,11 +75,11 @@ class Job:
             "limit_train": self.limit_train,
             "dataset_options": {d: self.dataset_options.get(d, {}) for d in self.datasets},
         }
-        start = self.params.get("init_from")
-        if start and Path(start).is_file():
+        digest = weights_digest(self.params.get("init_from"))
+        if digest:
             # The starting weights' content, not their file name: replacing the model file
             # makes a new job rather than one --resume skips.
-            config["init_from_sha256"] = hashlib.sha256(Path(start).read_bytes()).hexdigest()
+            config["init_from_sha256"] = digest
         return config
 
     @cached_property
@@ -93,6 +93,14 @@ class Job:
 
     def describe(self) -> str:
         return f"{self.pipeline} on {self.spec.label} fold {self.fold} seed {self.seed}"
+
+
+def weights_digest(path: str | None) -> str | None:
+    """SHA-256 of the model file a job starts from (``init_from``); None without one, or when
+    it cannot be read (the job then fails with the estimator's one-line error)."""
+    if not path or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --- selection ---------------------------------------------------------------------------------
