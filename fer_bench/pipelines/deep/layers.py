@@ -37,13 +37,10 @@ def _same_pad(x: Array, kh: int, kw: int) -> Array:
 def _shift_mul_add(x: Array, kernel: Array) -> Array:
     """Sum over the nine taps (i, j) of pad(x)[:, i:i+H, j:j+W, :] * kernel[i, j] (one fused
     loop)."""
-    h, w = x.shape[1], x.shape[2]
-    xp = _same_pad(x, 3, 3)
-    out = xp[:, 0:h, 0:w, :] * kernel[0, 0]
-    for i in range(3):
-        for j in range(3):
-            if i or j:
-                out = out + xp[:, i:i + h, j:j + w, :] * kernel[i, j]
+    taps = _taps(x, 3, 3, "SAME")
+    out = taps[0] * kernel[0, 0]
+    for t in range(1, 9):
+        out = out + taps[t] * kernel[t // 3, t % 3]
     return out
 
 
@@ -60,13 +57,11 @@ def _depthwise_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
     # Written out so the input gradient is one fused shifted loop like the forward pass (autodiff
     # gives nine pad/slice transposes); measured no slower than autodiff's, see deep_perf notes.
     x, kernel = res
-    h, w = x.shape[1], x.shape[2]
     dx = _shift_mul_add(g, kernel[::-1, ::-1])  # the transpose of a correlation: flipped taps
-    xp = _same_pad(x, 3, 3)
     # The nine tap gradients as one variadic reduction: one pass over x and g. Nine separate
     # sums made XLA read both (and recompute x's fused producers) nine times; this was a third
     # of mini-Xception's train step.
-    products = tuple(xp[:, i:i + h, j:j + w, :] * g for i in range(3) for j in range(3))
+    products = tuple(tap * g for tap in _taps(x, 3, 3, "SAME"))
     zeros = tuple(jnp.zeros((), g.dtype) for _ in products)
     taps = jax.lax.reduce(products, zeros, _add_tuples, (0, 1, 2))
     return dx, jnp.stack(taps).reshape(kernel.shape)
@@ -103,23 +98,23 @@ def im2col(x: Array, kh: int, kw: int, padding: str = "SAME") -> Array:
     With this ordering ``im2col(x) @ kernel.reshape(kh*kw*C, O)`` is the convolution of ``x`` by
     an HWIO ``kernel``.
     """
-    return jnp.concatenate(_taps(x, kh, kw, padding)[0], axis=-1)
+    return jnp.concatenate(_taps(x, kh, kw, padding), axis=-1)
 
 
-def _taps(x: Array, kh: int, kw: int, padding: str) -> tuple[list[Array], int, int]:
+def _taps(x: Array, kh: int, kw: int, padding: str) -> list[Array]:
     """The ``kh * kw`` shifted views (N, H', W', C) a stride-1 convolution multiplies, in (i, j)
-    order, and the output size H', W'."""
+    order."""
     if padding == "SAME":
         x = _same_pad(x, kh, kw)
     elif padding != "VALID":
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
     ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-    return [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], ho, wo
+    return [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
 
 
 def _shift_conv_fwd_only(x: Array, kernel: Array, padding: str) -> Array:
     kh, kw, cin, _ = kernel.shape
-    taps, _, _ = _taps(x, kh, kw, padding)
+    taps = _taps(x, kh, kw, padding)
     out = None
     for t, tap in enumerate(taps):
         for c in range(cin):
@@ -143,7 +138,7 @@ def _shift_conv_bwd(padding: str, res: tuple[Array, Array], g: Array):
     # dx by autodiff of the forward: dead code for an input layer, whose dx nobody uses.
     _, vjp_x = jax.vjp(lambda x_: _shift_conv_fwd_only(x_, kernel, padding), x)
     (dx,) = vjp_x(g)
-    taps, _, _ = _taps(x, kh, kw, padding)
+    taps = _taps(x, kh, kw, padding)
     # dk = patches^T g as one small-output GEMM: (taps x Cin, P) @ (P, O), P = N*H*W.
     patches = jnp.stack(taps, axis=0).reshape(kh * kw, -1, cin)  # (T, P, Cin)
     patches = jnp.moveaxis(patches, 2, 1).reshape(kh * kw * cin, -1)  # row t * Cin + c

@@ -153,13 +153,18 @@ def make_key(seed: int) -> Array:
     return jax.random.key(seed, impl="rbg")
 
 
-def create_state(model: nn.Module, cfg: TrainConfig, image_size: int = 48) -> TrainState:
-    """A fresh train state: weights initialised from ``cfg.seed``."""
+def create_state(model: nn.Module, cfg: TrainConfig, image_size: int = 48,
+                 initialise: Callable[[dict], dict] | None = None) -> TrainState:
+    """A fresh train state: weights initialised from ``cfg.seed``, then mapped by ``initialise``
+    (fresh ``{"params", "batch_stats"}`` -> starting ones, e.g. :mod:`.transfer`) if given."""
     x = jnp.zeros((1, image_size, image_size, 1), jnp.float32)
     variables = _jitted_init(model)(jax.random.fold_in(make_key(cfg.seed), 1), x)
+    variables = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+    if initialise is not None:
+        variables = initialise(variables)
     params = variables["params"]
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                       batch_stats=variables.get("batch_stats", {}),
+                       batch_stats=variables["batch_stats"],
                        opt_state=make_optimizer(cfg).init(params))
     return set_learning_rate(state, cfg.learning_rate)
 
@@ -369,7 +374,7 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     With ``checkpoint_dir``, the state is saved after every epoch and a run finds and resumes
     its own checkpoint there (``signature`` identifies the run; another run's checkpoint raises
     :class:`~.checkpoint.ModelFileError`). ``initialise`` maps the freshly initialised
-    ``{"params", "batch_stats"}`` to the starting weights (e.g. :mod:`.transfer`).
+    weights to the starting ones (see :func:`create_state`).
     """
     mesh = device_mesh()
     n = len(images)
@@ -378,12 +383,7 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     steps = n // batch_size
     replicated = NamedSharding(mesh, PartitionSpec())
 
-    state = create_state(model, cfg, images.shape[1])
-    if initialise is not None:
-        start = initialise({"params": state.params, "batch_stats": state.batch_stats})
-        state = state.replace(params=start["params"], batch_stats=start["batch_stats"],
-                              opt_state=make_optimizer(cfg).init(start["params"]))
-        state = set_learning_rate(state, cfg.learning_rate)
+    state = create_state(model, cfg, images.shape[1], initialise)
     best = _copy({"params": state.params, "batch_stats": state.batch_stats})
     progress = Progress(learning_rate=cfg.learning_rate)
     if checkpoint_dir is not None:
