@@ -229,6 +229,14 @@ def test_init_from_copies_all_but_the_classifier(tmp_path):
     _assert_trees_equal(via_ferb.variables_, started.variables_)
     with pytest.raises(FerBenchError, match="cannot initialise a mini-xception"):
         make_mini_xception(init_from=path, epochs=1, verbose=0).fit(X2, y2, Xv2, yv2)
+    from fer_bench.pipelines.baseline import make_pca_logreg
+
+    classical = make_pca_logreg().fit(X_TRAIN.reshape(len(X_TRAIN), -1), Y_TRAIN)
+    classical_ferb = save_ferb(FerModel(estimator=classical, classes=("a", "b", "c"),
+                                        face={"size": 48}, family="classical"),
+                               tmp_path / "classical.ferb")
+    with pytest.raises(FerBenchError, match="holds a classical pipeline, not a CNN"):
+        tiny(init_from=str(classical_ferb)).fit(X2, y2, Xv2, yv2)
     with pytest.raises(FerBenchError, match="missing.ferb"):
         tiny(init_from=str(tmp_path / "missing.ferb")).fit(X2, y2, Xv2, yv2)
 
