@@ -18,11 +18,11 @@ from sklearn.base import clone
 
 from fer_bench.errors import FerBenchError
 from fer_bench.pipelines.base import accepts_validation
+from fer_bench import modelfile as ckpt
+from fer_bench.models import FerModel, load_model, save_model
 from fer_bench.pipelines.deep import (
-    CNNClassifier, load_model, make_little_vgg, make_mini_xception, make_vgg_fer, save_curves,
-    save_model,
+    CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer, save_curves,
 )
-from fer_bench.pipelines.deep import checkpoint as ckpt
 from fer_bench.pipelines.deep import models, train
 from fer_bench.pipelines.deep.layers import Conv, max_pool_2x2
 
@@ -206,9 +206,15 @@ def test_cosine_schedule_sets_each_epochs_rate_and_ignores_plateaus(tmp_path):
         tiny(lr_schedule="step").fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
 
 
+def _save_cnn(estimator, path, classes=("a", "b", "c")):
+    """``estimator`` in a ``.ferb`` file, as ``train`` writes one."""
+    return save_model(FerModel(estimator=estimator, classes=tuple(classes), face={"size": 48},
+                               family="deep"), path)
+
+
 def test_init_from_copies_all_but_the_classifier(tmp_path):
     source = tiny(epochs=2).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
-    path = save_model(source, tmp_path / "source.ferb")
+    path = str(_save_cnn(source, tmp_path / "source.ferb"))
     two = Y_TRAIN < 2  # another label set: the classifier cannot be carried over
     X2, y2, Xv2, yv2 = X_TRAIN[two], Y_TRAIN[two], X_VAL[Y_VAL < 2], Y_VAL[Y_VAL < 2]
     frozen = dict(epochs=1, learning_rate=0.0)  # a zero rate keeps the starting weights
@@ -219,22 +225,14 @@ def test_init_from_copies_all_but_the_classifier(tmp_path):
     for name, layer in started.variables_["params"].items():
         expected = (fresh if name == head else source).variables_["params"][name]
         _assert_trees_equal(layer, expected)
-    # the same from train's user-facing .ferb file
-    from fer_bench.models import FerModel
-    from fer_bench.models.store import save_model as save_ferb
-
-    ferb = save_ferb(FerModel(estimator=source, classes=("a", "b", "c"), face={"size": 48},
-                              family="deep"), tmp_path / "source.ferb.zip")
-    via_ferb = tiny(init_from=str(ferb), **frozen).fit(X2, y2, Xv2, yv2)
-    _assert_trees_equal(via_ferb.variables_, started.variables_)
     with pytest.raises(FerBenchError, match="cannot initialise a mini-xception"):
         make_mini_xception(init_from=path, epochs=1, verbose=0).fit(X2, y2, Xv2, yv2)
     from fer_bench.pipelines.baseline import make_pca_logreg
 
     classical = make_pca_logreg().fit(X_TRAIN.reshape(len(X_TRAIN), -1), Y_TRAIN)
-    classical_ferb = save_ferb(FerModel(estimator=classical, classes=("a", "b", "c"),
-                                        face={"size": 48}, family="classical"),
-                               tmp_path / "classical.ferb")
+    classical_ferb = save_model(FerModel(estimator=classical, classes=("a", "b", "c"),
+                                         face={"size": 48}, family="classical"),
+                                tmp_path / "classical.ferb")
     with pytest.raises(FerBenchError, match="holds a classical pipeline, not a CNN"):
         tiny(init_from=str(classical_ferb)).fit(X2, y2, Xv2, yv2)
     with pytest.raises(FerBenchError, match="missing.ferb"):
@@ -319,39 +317,32 @@ def test_clone_and_factories():
 
 
 def test_save_and_load_model_round_trip(tmp_path):
-    labels = np.array([2, 5, 9])
+    labels = np.array([2, 5, 9])  # label indices into ten class names, as a label view gives
     est = tiny(epochs=1).fit(X_TRAIN, labels[Y_TRAIN], X_VAL, labels[Y_VAL])
-    path = save_model(est, tmp_path / "model.msgpack", class_names=["fear", "sad", "x"])
-    loaded = load_model(path)
+    path = _save_cnn(est, tmp_path / "model.ferb", [f"c{i}" for i in range(10)])
+    loaded = load_model(path).estimator
     np.testing.assert_array_equal(loaded.predict_proba(X_VAL), est.predict_proba(X_VAL))
     np.testing.assert_array_equal(loaded.classes_, labels)
-    assert loaded.class_names_ == ["fear", "sad", "x"]
     assert loaded.get_params() == {**est.get_params(), "checkpoint_dir": None}
     assert loaded.history_ == est.history_ and loaded.best_epoch_ == est.best_epoch_
-    assert (tmp_path / "model.msgpack").read_bytes()[:1] != b"\x80"  # not a pickle
 
 
-def test_corrupt_model_files_give_clear_errors(tmp_path):
+def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
+    """Weights that do not fit the architecture they name: one line naming the file."""
     est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
-    good = (tmp_path / "good.msgpack")
-    save_model(est, good)
-    data = good.read_bytes()
+    weights = est.to_weights()
     cases = {
-        "truncated": data[: len(data) // 2],
-        "garbage": b"this is not a model",
-        "empty": b"",
-        "foreign": serialization.msgpack_serialize({"format": "something-else"}),
-        "wrong-weights": serialization.msgpack_serialize(
-            {**serialization.msgpack_restore(data), "variables": {"params": {}}}),
+        "wrong-weights": {**vars(weights), "variables": {"params": {}}},
+        "wrong-width": {**vars(weights), "classes": np.arange(2)},  # 2 classes, 3 outputs
+        "bad-params": {**vars(weights), "params": {**weights.params, "tta": "sideways"}},
     }
-    for name, content in cases.items():
-        path = tmp_path / f"{name}.msgpack"
-        path.write_bytes(content)
+    for name, fields in cases.items():
+        path = tmp_path / f"{name}.ferb"
+        ckpt.write_model(path, family="deep", classes=["a", "b", "c"], face={"size": 48},
+                         provenance={}, weights=ckpt.CNNWeights(**fields))
         with pytest.raises(FerBenchError, match=str(path)) as info:
             load_model(path)
         assert "\n" not in str(info.value)
-    with pytest.raises(FerBenchError, match="not found"):
-        load_model(tmp_path / "missing.msgpack")
 
 
 def test_save_curves(tmp_path):

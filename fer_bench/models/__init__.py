@@ -1,11 +1,17 @@
-"""Trained models: the ``.ferb`` file format and the bundled default model."""
+"""Trained models: :class:`FerModel` to and from ``.ferb`` files, and the bundled default model.
+
+The file format itself lives in :mod:`fer_bench.modelfile`; this package turns its contents into
+a usable model (a classical estimator as skops rebuilt it, or a CNN estimator built from its
+weights) and back.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ..errors import ModelFileError
+from ..modelfile import SUFFIX, CNNWeights, read_header, read_model, write_model
 from .model import FerModel
-from .store import SUFFIX, ModelFileError, load_model, read_header, save_model
 
 #: The model ``predict`` and ``demo`` use without ``--model`` (shipped as package data).
 DEFAULT_MODEL = Path(__file__).resolve().parent / f"default{SUFFIX}"
@@ -17,6 +23,37 @@ __all__ = [
     "DEFAULT_MODEL", "FerModel", "ModelFileError", "SUFFIX", "load_model", "open_model",
     "read_header", "save_model",
 ]
+
+
+def save_model(model: FerModel, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` as a ``.ferb`` file; returns the path written.
+
+    Raises :class:`ModelFileError` if the folder cannot be written or a classical pipeline holds
+    a type a model file may not (see :data:`fer_bench.modelfile.TRUSTED_TYPES`).
+    """
+    weights = model.estimator.to_weights() if model.family == "deep" else model.estimator
+    path = write_model(path, family=model.family, classes=list(model.classes),
+                       face=dict(model.face), provenance=model.provenance, weights=weights)
+    model.path = path
+    return path
+
+
+def load_model(path: str | os.PathLike) -> FerModel:
+    """The :class:`FerModel` in the ``.ferb`` file at ``path``.
+
+    Raises :class:`ModelFileError` (one line, naming ``path``) for a missing, damaged, tampered
+    or foreign file (see :func:`fer_bench.modelfile.read_model`).
+    """
+    contents = read_model(path)
+    estimator = contents.weights
+    if isinstance(estimator, CNNWeights):
+        from ..pipelines.deep.estimator import CNNClassifier  # JAX only for deep models
+
+        estimator = CNNClassifier.from_weights(estimator, source=contents.path)
+    h = contents.header
+    return FerModel(estimator=estimator, classes=tuple(h["classes"]), face=dict(h["face"]),
+                    family=h["family"], provenance=dict(h.get("provenance") or {}),
+                    path=contents.path)
 
 
 def open_model(path: str | os.PathLike | None = None) -> FerModel:

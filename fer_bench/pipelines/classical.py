@@ -107,7 +107,10 @@ def make_eigenfaces_knn(n_components: int = 100, n_neighbors: int = 30,
         ("equalize", Equalize(equalize)),
         ("pixels", Flatten()),
         ("pca", CappedPCA(n_components, whiten=whiten, random_state=random_state)),
-        ("clf", LabelSpace(KNeighborsClassifier(n_neighbors=n_neighbors, weights=weights),
+        # Brute force, as "auto" picks on >15 PCA components anyway: a k-d tree would put a
+        # type in the model file whose unchecked indices a crafted file could abuse.
+        ("clf", LabelSpace(KNeighborsClassifier(n_neighbors=n_neighbors, weights=weights,
+                                                algorithm="brute"),
                            class_names=class_names)),
     ], search_grid=grid, max_search_samples=max_search_samples)
 

@@ -1,5 +1,7 @@
-"""The scikit-learn face of the CNNs: :class:`CNNClassifier`, the registered factories and
-single-file model saving.
+"""The scikit-learn face of the CNNs: :class:`CNNClassifier` and the registered factories.
+
+Files are :mod:`fer_bench.modelfile`'s business: the estimator turns itself into plain weights
+(:meth:`CNNClassifier.to_weights`) and back (:meth:`CNNClassifier.from_weights`).
 
 ``CNNClassifier`` follows the pipeline contract of :mod:`fer_bench.pipelines.base`: it fits on
 ``(N, 48, 48)`` uint8 faces, accepts a validation split for model selection, and its
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import partial
 from typing import Any
 
@@ -20,16 +21,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.validation import check_is_fitted
 
-from ...errors import FerBenchError, LabelSpaceError
-from . import checkpoint as ckpt
+from ... import modelfile
+from ...errors import FerBenchError, LabelSpaceError, ModelFileError
 from . import train
 from .input_pipeline import AugmentConfig, TTA_MODES
 from .models import ARCHITECTURES, build_model, init_variables
 from .transfer import transfer_backbone
 
 IMAGE_SIZE = 48
-MODEL_FORMAT = "fer-bench-cnn"
-MODEL_VERSION = 1
 _USE_PARAM = object()
 
 # Parameters that do not change what a run computes: a checkpoint stays valid across them
@@ -124,7 +123,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     dtype : {"auto", "float32", "bfloat16"}
         Computation dtype; "auto" is bfloat16 on a GPU and float32 elsewhere.
     init_from : str or None
-        A model file (``train``'s ``.ferb`` or :func:`save_model`'s) of the same architecture
+        A ``.ferb`` model file (``train``'s output) of a CNN of the same architecture
         whose weights start the training, all but the classifier, which starts fresh (the label
         sets may differ): e.g. CK+ folds initialised from the FER2013 model. None: random
         initialisation.
@@ -229,19 +228,22 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         if self.init_from is not None:  # the starting weights, not just their file name
-            h.update(ckpt.file_digest(self.init_from).encode())
+            h.update(modelfile.file_digest(self.init_from).encode())
         return h.hexdigest()
 
     def _initialiser(self):
         """The function that turns fresh weights into the starting ones (``init_from``)."""
         if self.init_from is None:
             return None
-        source = _load_source(self.init_from)
+        source = modelfile.read_model(self.init_from).weights
+        if not isinstance(source, modelfile.CNNWeights):
+            raise FerBenchError(f"{self.init_from}: holds a classical pipeline, not a CNN; pass "
+                                "a deep model file as init_from")
         if source.arch != self.arch:
             raise FerBenchError(
                 f"{self.init_from}: a {source.arch} model cannot initialise a {self.arch}; "
                 f"pass a {self.arch} model file as init_from")
-        return partial(transfer_backbone, source=source.variables_,
+        return partial(transfer_backbone, source=source.variables,
                        source_name=str(self.init_from))
 
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "CNNClassifier":
@@ -311,21 +313,34 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """Predicted labels ``(N,)`` (entries of ``classes_``)."""
         return self.classes_[np.argmax(self.predict_proba(X, tta), axis=1)]
 
+    # -- weights as plain data (what a model file stores) ----------------------------------
+    def to_weights(self) -> modelfile.CNNWeights:
+        """The fitted network as :class:`~fer_bench.modelfile.CNNWeights`."""
+        check_is_fitted(self, "variables_")
+        return modelfile.CNNWeights(
+            arch=self.arch, params=self.get_params(), classes=np.asarray(self.classes_),
+            variables=self.variables_, history=list(getattr(self, "history_", [])),
+            best_epoch=int(getattr(self, "best_epoch_", 0)))
 
-def _load_source(path: str) -> "CNNClassifier":
-    """The CNN in ``path``: a ``.ferb`` model file (``train``'s output) or a bare CNN file
-    (:func:`save_model`)."""
-    import zipfile
-
-    if zipfile.is_zipfile(path):
-        from ...models.store import load_model as load_ferb  # the user-facing model file
-
-        estimator = load_ferb(path).estimator
-        if not isinstance(estimator, CNNClassifier):
-            raise FerBenchError(f"{path}: holds a classical pipeline, not a CNN; pass a deep "
-                                "model file as init_from")
+    @classmethod
+    def from_weights(cls, weights: modelfile.CNNWeights, source: object = "weights"
+                     ) -> "CNNClassifier":
+        """The fitted estimator ``weights`` describe (checked against the architecture);
+        :class:`~fer_bench.errors.ModelFileError` naming ``source`` when they do not fit."""
+        fix = "the file is damaged or was written by an incompatible fer-bench; train it again"
+        try:
+            estimator = cls(**weights.params)
+            estimator._check_params()
+            model = build_model(estimator.arch, len(weights.classes), jnp.float32)
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(source, f"CNN settings are invalid ({exc})", fix) from None
+        target = jax.eval_shape(partial(init_variables, model))
+        estimator.variables_ = modelfile.restore_into(target, weights.variables, source,
+                                                      "CNN weights", fix)
+        estimator.classes_ = np.asarray(weights.classes)
+        estimator.history_ = list(weights.history)
+        estimator.best_epoch_ = int(weights.best_epoch)
         return estimator
-    return load_model(path)
 
 
 # -- registered factories -------------------------------------------------------------------
@@ -364,55 +379,3 @@ def make_mini_xception(**params: Any) -> CNNClassifier:
 def make_vgg_fer(**params: Any) -> CNNClassifier:
     """The VGG-style network after Khaireddin & Chen 2021 (parameters override the defaults)."""
     return _make("vgg-fer", params)
-
-
-# -- model files ----------------------------------------------------------------------------
-def save_model(estimator: CNNClassifier, path: str | os.PathLike,
-               class_names: list[str] | None = None) -> str:
-    """Write a fitted ``estimator`` to one msgpack file: architecture, constructor parameters,
-    classes (and optional display ``class_names``), best weights and history."""
-    check_is_fitted(estimator, "variables_")
-    params = estimator.get_params()
-    params["checkpoint_dir"] = None  # a machine-local path means nothing elsewhere
-    tree = {
-        "format": MODEL_FORMAT,
-        "version": MODEL_VERSION,
-        "arch": estimator.arch,
-        "params": json.dumps(params),
-        "classes": json.dumps(np.asarray(estimator.classes_).tolist()),
-        "class_names": json.dumps(list(class_names) if class_names is not None else None),
-        "history": json.dumps(getattr(estimator, "history_", [])),
-        "best_epoch": int(getattr(estimator, "best_epoch_", 0)),
-        "variables": estimator.variables_,
-    }
-    return str(ckpt.write_atomic(path, ckpt.dump(tree)))
-
-
-def load_model(path: str | os.PathLike) -> CNNClassifier:
-    """The fitted :class:`CNNClassifier` stored by :func:`save_model` (``class_names_`` holds the
-    saved display names or None). Raises :class:`~.checkpoint.ModelFileError` (a
-    :class:`FerBenchError`) for a missing, corrupt or foreign file."""
-    fix = "re-save it with save_model, or retrain"
-    tree = ckpt.read(path, "model file", fix)
-    if tree.get("format") != MODEL_FORMAT:
-        raise ckpt.ModelFileError(path, "not a fer-bench CNN model file", fix)
-    if tree.get("version") != MODEL_VERSION:
-        raise ckpt.ModelFileError(
-            path, f"model file version {tree.get('version')} is not {MODEL_VERSION}", fix)
-    try:
-        params = json.loads(tree["params"])
-        classes = np.asarray(json.loads(tree["classes"]))
-        class_names = json.loads(tree["class_names"])
-        history = json.loads(tree["history"])
-        estimator = CNNClassifier(**params)
-        estimator._check_params()
-        model = build_model(estimator.arch, len(classes), jnp.float32)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ckpt.ModelFileError(path, f"model file metadata is damaged ({exc})", fix) from None
-    target = jax.eval_shape(partial(init_variables, model))
-    estimator.variables_ = ckpt.restore_into(target, tree.get("variables"), path, "model file", fix)
-    estimator.classes_ = classes
-    estimator.class_names_ = class_names
-    estimator.history_ = history
-    estimator.best_epoch_ = int(tree.get("best_epoch", 0))
-    return estimator

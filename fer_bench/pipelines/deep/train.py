@@ -33,7 +33,8 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from . import checkpoint as ckpt
+from ... import modelfile
+from ...errors import ModelFileError
 from .input_pipeline import (
     AugmentConfig, augment, bucket, epoch_permutation, mixup, pad_rows, take_batch, to_float,
     tta_views,
@@ -344,22 +345,22 @@ def _checkpoint_tree(state: TrainState, best: dict, progress: Progress, signatur
 
 def _resume(directory: str, signature: str, state: TrainState, best: dict
             ) -> tuple[TrainState, dict, Progress] | None:
-    raw = ckpt.load_checkpoint(directory)
+    raw = modelfile.load_checkpoint(directory)
     if raw is None:
         return None
-    path = ckpt.checkpoint_path(directory)
+    path = modelfile.checkpoint_path(directory)
     fix = "delete it, or pass another checkpoint_dir, to start a new run"
     if raw.get("signature") != signature:
-        raise ckpt.ModelFileError(
+        raise ModelFileError(
             path, "checkpoint belongs to a run with other data or parameters", fix)
     target = {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
               "opt_state": state.opt_state}
-    restored = ckpt.restore_into(target, raw["state"], path, "checkpoint", fix)
-    best = ckpt.restore_into(best, raw["best"], path, "checkpoint", fix)
+    restored = modelfile.restore_into(target, raw["state"], path, "checkpoint", fix)
+    best = modelfile.restore_into(best, raw["best"], path, "checkpoint", fix)
     try:
         progress = Progress(**json.loads(raw["progress"]))
     except (KeyError, TypeError, ValueError):
-        raise ckpt.ModelFileError(path, "checkpoint has no readable progress record", fix) from None
+        raise ModelFileError(path, "checkpoint has no readable progress record", fix) from None
     state = state.replace(**restored)
     return state, best, progress
 
@@ -373,7 +374,7 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
 
     With ``checkpoint_dir``, the state is saved after every epoch and a run finds and resumes
     its own checkpoint there (``signature`` identifies the run; another run's checkpoint raises
-    :class:`~.checkpoint.ModelFileError`). ``initialise`` maps the freshly initialised
+    :class:`~fer_bench.errors.ModelFileError`). ``initialise`` maps the freshly initialised
     weights to the starting ones (see :func:`create_state`).
     """
     mesh = device_mesh()
@@ -449,10 +450,10 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
         progress.epoch = epoch + 1
         state, best = _update_progress(progress, state, best, val_loss, val_acc, cfg)
         if checkpoint_dir is not None:
-            ckpt.save_checkpoint(checkpoint_dir, _checkpoint_tree(
+            modelfile.save_checkpoint(checkpoint_dir, _checkpoint_tree(
                 state, best, progress, signature, base_key))
     last = {"params": state.params, "batch_stats": state.batch_stats}
-    return FitResult(ckpt.to_host(best), ckpt.to_host(last), progress.history)
+    return FitResult(modelfile.to_host(best), modelfile.to_host(last), progress.history)
 
 
 def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss: float,
