@@ -1,17 +1,56 @@
 """Reading one image file as 8-bit grayscale, with errors that name the file and the fix."""
 from __future__ import annotations
 
+import errno
+import io
+import os
+import threading
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from ..errors import DataError
+from ..errors import DataError, ImageError, UsageError
 
 #: Extensions OpenCV decodes that we treat as images when walking a folder.
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".webp"}
 )
+
+#: Largest image (width x height) decoded; ``$FER_BENCH_MAX_PIXELS`` overrides it. 50 MP admits
+#: every camera photo (8000x6000 is 48 MP, a 50 MP full-frame sensor 8640x5760) and decodes to at
+#: most 400 MB (16-bit BGRA); a face needs far fewer pixels. A decompression bomb (a few-MB PNG of
+#: 50000x50000) is refused from its header, before anything is allocated.
+MAX_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "FER_BENCH_MAX_PIXELS"
+_LINK_FIX = "point the link at the image or delete it"
+_TOO_LARGE_FIX = (f"a decompression bomb or far too large for a face: shrink it, or raise "
+                  f"{MAX_PIXELS_ENV} if it is genuine")
+# Formats whose header Pillow reads without decoding (the pixel data is never touched). Others
+# OpenCV reads (Radiance HDR, PFM, ...) fall back to OpenCV's own cap of 2**30 pixels and the
+# size check after decoding.
+_HEADER_FORMATS = ("PNG", "JPEG", "BMP", "PPM", "TIFF", "GIF", "JPEG2000", "SUN", "WEBP")
+# Pillow warns while it reads some headers (its decompression-bomb check, which MAX_PIXELS
+# replaces; corrupt EXIF in a TIFF): that would print more lines beside the one-line error.
+# catch_warnings swaps process-wide state, so the loaders' decoding threads take turns.
+_QUIET_PILLOW = threading.Lock()
+
+
+def max_pixels() -> int:
+    """The pixel limit: ``$FER_BENCH_MAX_PIXELS`` when set, else :data:`MAX_PIXELS`."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UsageError(f"{MAX_PIXELS_ENV}={raw!r} is not a positive whole number of pixels "
+                         f"(unset it for the default {MAX_PIXELS})")
+    return value
 
 
 def is_image_name(path: str | Path) -> bool:
@@ -31,26 +70,77 @@ def _truncated(data: bytes, suffix: str) -> bool:
 def _decode(path: Path) -> np.ndarray:
     """The decoded, EXIF-oriented image at ``path`` as OpenCV returns it (any depth/channels).
 
-    Raises :class:`DataError` naming the file for a missing, unreadable, empty, corrupt,
-    truncated or non-image file.
+    The size is read from the header first and an image over :func:`max_pixels` is refused
+    before it is decoded. Raises :class:`DataError` naming the file for a missing, unreadable,
+    empty, too large, corrupt, truncated or non-image file, and for a broken symbolic link.
     """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise DataError(path, f"broken symbolic link to {os.readlink(path)}", _LINK_FIX
+                            ) from None
         raise DataError(path, "file not found", "check the path or re-extract the dataset") from None
     except IsADirectoryError:
         raise DataError(path, "is a directory, not an image", "name the image files in it") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(path, "symbolic link loop", _LINK_FIX) from None
         raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
     if not data:
         raise DataError(path, "empty file", "re-download or delete it")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    limit = max_pixels()
+    _check_header(path, data, limit)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV's own limits (2**30 pixels) and decoder failures
+        raise DataError(path, f"OpenCV cannot decode it ({_cv_reason(exc)})",
+                        "re-download the file or remove it") from None
     if image is None:
         kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
         raise DataError(path, kind, "re-download the file or remove it (PNG, JPEG, ... expected)")
     if _truncated(data, path.suffix.lower()):
         raise DataError(path, "truncated image file", "re-download the file or remove it")
+    try:
+        check_image(image)
+    except ImageError as exc:
+        raise DataError(path, f"unsupported image layout ({exc})", "save it as PNG or JPEG"
+                        ) from None
+    _check_pixels(path, image.shape[1], image.shape[0], limit)  # formats without a header read
     return _apply_exif_orientation(data, image)
+
+
+def _check_header(path: Path, data: bytes, limit: int) -> None:
+    """Refuse ``data`` whose header says it has over ``limit`` pixels, before it is decoded.
+
+    Pillow reads only the header. A header it cannot parse is left to OpenCV to judge.
+    """
+    try:
+        with _QUIET_PILLOW, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=_HEADER_FORMATS) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:  # Pillow gives no size above 2 * its MAX_IMAGE_PIXELS
+        ceiling = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if limit <= ceiling:
+            raise DataError(path, f"image has over {ceiling} pixels, more than the limit of "
+                            f"{limit}", _TOO_LARGE_FIX) from None
+        return  # a limit raised past Pillow's: OpenCV's own 2**30-pixel cap still holds
+    except Exception:  # noqa: BLE001 - any parse failure only means the header is unknown
+        return
+    _check_pixels(path, width, height, limit)
+
+
+def _check_pixels(path: Path, width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise DataError(path, f"image is {width}x{height} pixels, more than the limit of {limit}",
+                        _TOO_LARGE_FIX)
+
+
+def _cv_reason(exc: cv2.error) -> str:
+    """OpenCV's multi-line error as one short line (the failed check, without the source path)."""
+    text = getattr(exc, "err", "") or str(exc)
+    return " ".join(text.replace(">", " ").split())[:200]
 
 
 def read_gray(path: str | Path, expect_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -76,12 +166,7 @@ def read_color(path: str | Path) -> np.ndarray:
     Grayscale images are replicated to three channels, alpha is dropped and 16-bit images are
     reduced to 8 bits. Raises :class:`DataError` naming the file, as :func:`read_gray` does.
     """
-    image = _decode(Path(path))
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:  # float: one min-max scaling for all channels keeps the hues
-        lo, hi = float(image.min()), float(image.max())
-        image = ((image - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)).astype(np.uint8)
+    image = _to_uint8(_decode(Path(path)))  # float: one scaling for all channels keeps the hues
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
@@ -89,21 +174,73 @@ def read_color(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def check_image(image: object) -> np.ndarray:
+    """``image`` as an array, checked to be one the image helpers accept.
+
+    Accepted: an ``(H, W)`` array, or ``(H, W, C)`` with C = 1 (gray), 3 (BGR, OpenCV's order)
+    or 4 (BGRA), of bool, integer or float dtype. How each dtype becomes 8-bit is up to the
+    converter (:func:`to_gray_uint8` for decoded files, :func:`fer_bench.face.to_gray` for arrays).
+    An empty image (H or W is 0) is accepted and converts to an empty ``(H, W)`` array: its
+    callers say which image it is (``FaceStage``) or find no face in it (``detect_faces``).
+
+    Raises
+    ------
+    ImageError
+        For any other shape, or a dtype that is not numbers (object, complex, strings).
+    """
+    try:
+        a = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ImageError(f"not an image array ({exc})") from None
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
+        raise ImageError(f"expected a grayscale (H, W) or colour (H, W, 1|3|4) image, "
+                         f"got shape {a.shape}")
+    if a.dtype != bool and a.dtype.kind not in "iuf":
+        raise ImageError(f"cannot read an image of dtype {a.dtype}; pass numbers")
+    return a
+
+
 def to_gray_uint8(image: np.ndarray) -> np.ndarray:
-    """Any OpenCV image (gray, BGR, BGRA; 8 or 16 bit; float) as 2-D uint8 grayscale."""
+    """Any decoded image (gray, BGR, BGRA; 8 or 16 bit; float) as 2-D uint8 grayscale.
+
+    16-bit images keep their top 8 bits; floats and other integer depths (float TIFF, PFM,
+    HDR) are min-max scaled over their finite values (NaN and infinities clipped into that
+    range); bool maps to 0 / 255. Raises :class:`ImageError` for what :func:`check_image`
+    refuses.
+    """
+    image = check_image(image)
+    if image.size == 0:  # OpenCV's colour conversion refuses empty input
+        return np.zeros(image.shape[:2], np.uint8)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
     if image.ndim == 3:
         if image.shape[2] == 1:
             image = image[:, :, 0]
         else:
+            if image.dtype not in (np.uint8, np.uint16, np.float32):  # depths cvtColor can take
+                image = image.astype(np.float32)
             code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-            image = cv2.cvtColor(image, code)
+            image = cv2.cvtColor(np.ascontiguousarray(image), code)
+    return _to_uint8(image)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 as is, uint16's top 8 bits, anything else min-max scaled over its finite values."""
+    if image.dtype == np.uint8:
+        return np.ascontiguousarray(image)
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        lo, hi = float(image.min()), float(image.max())
+        return (image >> 8).astype(np.uint8)
+    if image.dtype.kind != "f":
+        image = image.astype(np.float64)
+    finite = np.isfinite(image)
+    lo, hi = (float(image[finite].min()), float(image[finite].max())) if finite.any() \
+        else (0.0, 0.0)
+    if not finite.all():  # NaN as the darkest value, infinities as the ends of the range
+        image = np.nan_to_num(image, nan=lo, posinf=hi, neginf=lo)
+    with np.errstate(over="ignore", invalid="ignore"):  # a range wider than the dtype holds
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        image = ((image - lo) * scale).astype(np.uint8)
-    return np.ascontiguousarray(image)
+        image = np.nan_to_num((image - lo) * scale, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def _apply_exif_orientation(data: bytes, image: np.ndarray) -> np.ndarray:

@@ -63,20 +63,42 @@ def require_dir(path: Path, layout: str) -> None:
         raise DatasetNotFound(path, "dataset folder not found", f"put {layout} there")
     if not path.is_dir():
         raise DatasetNotFound(path, "not a folder", f"expected a folder holding {layout}")
-    if not any(not is_skipped(p) for p in path.iterdir()):
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        raise unlistable(path, exc) from None
+    if not any(not is_skipped(p) for p in entries):
         raise DatasetNotFound(path, "dataset folder is empty", f"put {layout} there")
+
+
+def unlistable(folder: str | os.PathLike, exc: OSError) -> DataError:
+    """The error for a folder whose listing failed with ``exc`` (permissions, a link loop)."""
+    return DataError(folder, f"cannot list folder ({exc.strerror or exc})",
+                     "check its permissions (it must be readable and searchable)")
 
 
 def image_files(folder: Path, errors: list[DataError] | None, *, recursive: bool = True
                 ) -> list[Path]:
     """Image files under ``folder`` in sorted order.
 
-    Hidden files and OS junk are skipped. Other non-image files (``notes.txt``) are skipped when
-    loading and reported in verify mode (``errors`` is a list), where they are a problem worth
-    seeing; they are never decoded.
+    Hidden files and OS junk are skipped. Other non-image files (``notes.txt``) and folders that
+    cannot be listed are skipped when loading and reported in verify mode (``errors`` is a list),
+    where they are a problem worth seeing; they are never decoded.
     """
+    found, unlisted = _walk_images(folder, errors, recursive)
+    if errors is not None:
+        errors.extend(unlistable(where, exc) for where, exc in unlisted)
+    return found
+
+
+def _walk_images(folder: Path, errors: list[DataError] | None, recursive: bool
+                 ) -> tuple[list[Path], list[tuple[str, OSError]]]:
+    """:func:`image_files`' files, and the ``(folder, error)`` of every folder it could not list."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    unlisted: list[tuple[str, OSError]] = []
+    # os.walk skips what it cannot list unless told: the error names the folder and the reason
+    walk = os.walk(folder, onerror=lambda exc: unlisted.append((exc.filename, exc)))
+    for dirpath, dirnames, filenames in walk:
         dirnames[:] = sorted(d for d in dirnames if not _skipped_name(d)) if recursive else []
         here = Path(dirpath)
         for name in sorted(filenames):
@@ -88,7 +110,7 @@ def image_files(folder: Path, errors: list[DataError] | None, *, recursive: bool
             elif errors is not None:
                 errors.append(DataError(here / name, "not an image file",
                                         "remove it from the class folder"))
-    return found
+    return found, unlisted
 
 
 def class_tree(
@@ -98,7 +120,7 @@ def class_tree(
     """``(file, canonical label)`` for every image of a ``<class>/<image>`` tree under ``root``.
 
     Class folder names are matched case-insensitively with synonyms (``Sadness`` -> sad).
-    ``allowed`` restricts the canonical labels accepted. An unknown class folder, an empty class
+    ``allowed`` restricts the canonical labels accepted. An unknown, empty or unreadable class
     folder or an image lying outside any class folder is a :class:`DataError`; other loose files
     at the top (README, licence) are ignored. Raises :class:`DatasetNotFound` when ``root`` holds
     no class folders at all.
@@ -124,8 +146,10 @@ def class_tree(
                 f"rename it to one of: {accepted_names(allowed)}",
             ))
             continue
-        files = image_files(folder, errors)
-        if not files:
+        files, unlisted = _walk_images(folder, errors, recursive=True)
+        for where, exc in unlisted:
+            report(errors, unlistable(where, exc))
+        if not files and not unlisted:
             report(errors, DataError(folder, "empty class folder", "add its images or remove it"))
         items.extend((f, label) for f in files)
     return items
@@ -145,8 +169,13 @@ def decode_all(
         except DataError as exc:
             return exc
 
-    sample = files[:64]
-    mean_bytes = np.mean([f.stat().st_size for f in sample if f.exists()] or [0])
+    def size(f: Path) -> int | None:
+        try:
+            return f.stat().st_size
+        except OSError:  # missing, a broken link, no search permission: read_gray says which
+            return None
+
+    mean_bytes = np.mean([n for n in map(size, files[:64]) if n is not None] or [0])
     workers = min(8, os.cpu_count() or 1) if mean_bytes >= _THREAD_MIN_BYTES else 1
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..data.io import check_image
 from ..errors import DataError
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -33,32 +35,34 @@ def load_cascade() -> cv2.CascadeClassifier:
     return cascade
 
 
-def to_gray(image) -> np.ndarray:
-    """Any image as a 2-D uint8 array.
+def to_gray(image: ArrayLike) -> np.ndarray:
+    """Any image array as a 2-D uint8 array.
 
-    Accepts ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` (BGR, OpenCV's order) and ``(H, W, 4)``
-    (BGRA) arrays of uint8, other integer, bool or float dtype (floats with a maximum <= 1 are
-    read as [0, 1], others clipped to [0, 255]; NaN becomes 0).
+    Accepts what :func:`~fer_bench.data.io.check_image` accepts: an ``(H, W)``, ``(H, W, 1)``,
+    ``(H, W, 3)`` (BGR, OpenCV's order) or ``(H, W, 4)`` (BGRA) array of uint8, other integer,
+    bool or float dtype. Floats with a maximum <= 1 are read as [0, 1], others clipped to
+    [0, 255] (NaN becomes 0); integers above 255 are read as 16-bit, others clipped to [0, 255];
+    bool maps to 0 / 255. An empty image gives an empty ``(H, W)`` array.
+
+    Raises
+    ------
+    ImageError
+        For any other shape or a non-numeric dtype (a ``ValueError`` too).
     """
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
-        pass
-    elif a.ndim != 2:
-        raise ValueError(
-            f"expected a grayscale (H, W) or colour (H, W, 3|4) image, got shape {a.shape}"
-        )
+    a = check_image(image)
+    if a.size == 0:  # OpenCV's colour conversion refuses empty input
+        return np.zeros(a.shape[:2], np.uint8)
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype.kind == "f":
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-        if a.size and a.max() <= 1.0:
+        if a.max() <= 1.0:
             a = a * 255.0
         a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
     elif a.dtype != np.uint8:
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"cannot read an image of dtype {a.dtype}; pass numbers")
-        top = 65535 if a.size and a.max() > 255 else 255  # 16-bit images are rescaled
-        a = np.clip(a.astype(np.int64) * 255 // top, 0, 255).astype(np.uint8)
+        top = 65535 if a.max() > 255 else 255  # 16-bit images are rescaled
+        # clip before widening: uint64 values past int64's range would wrap negative
+        a = (np.clip(a, 0, top).astype(np.int64) * 255 // top).astype(np.uint8)
     if a.ndim == 3:
         if a.shape[2] == 1:
             a = a[:, :, 0]
