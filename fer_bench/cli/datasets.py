@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from ..data import data_root, load_dataset, verify_dataset
 from ..data.roots import locate
-from ..errors import DatasetNotFound
+from ..errors import DataError, DatasetNotFound, DuplicateImages
 from ..registry import DATASETS
 from .options import add_data_root
 
@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ip.set_defaults(func=cmd_info)
 
     vp = dsub.add_parser("verify", help="check every file; exit 1 on any problem",
-                         description="Decode and check every file (readable, size, label) and list "
+                         description="Decode and check every file (readable, size, label), find "
+                                     "files with identical pixels (one line per group) and list "
                                      "all problems found; exit code 1 if there is any.")
     vp.add_argument("name", nargs="?", help="dataset to verify (default: every one found)")
     add_data_root(vp)
@@ -97,8 +98,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"{name}: {problem}")
         n_problems += len(problems)
-        print(f"{name}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        print(f"{name}: {summary(problems)}")
     if n_checked == 0:
         print(f"no dataset found under {root} (see datasets/README.md)")
         return 1
     return 1 if n_problems else 0
+
+
+def summary(problems: list[DataError]) -> str:
+    """``OK``, or the number of problems with the groups of identical images counted apart."""
+    if not problems:
+        return "OK"
+    dups = [p for p in problems if isinstance(p, DuplicateImages)]
+    if not dups:
+        return f"{len(problems)} problem(s)"
+    across = sum(p.across_splits for p in dups)
+    return (f"{len(problems)} problem(s): {len(problems) - len(dups)} file problem(s), "
+            f"{len(dups)} group(s) of identical images ({sum(len(p.paths) for p in dups)} files"
+            + (f", {across} group(s) across splits)" if across else ")"))

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 import platformdirs
 
+from ..atomic import replacing
 from .dataset import FaceDataset
 
 ENV_VAR = "FER_BENCH_CACHE"
 FORMAT_VERSION = 1
+
+# Non-fatal notices go to this logger: with no logging configured Python prints the bare message
+# on stderr (one line), and an application that configures logging gets it like any other.
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -28,11 +34,20 @@ def cache_dir() -> Path:
 
 
 def fingerprint(files: Iterable[Path], base: Path) -> str:
-    """Hash of (relative path, size, mtime) of every file: cheap, and changes with any edit."""
+    """Hash of (relative path, size, mtime) of every file: cheap, and changes with any edit.
+
+    A file that cannot be stat'ed (a dangling link, a link loop) is hashed by its error number:
+    the loader reports it when it reads the file, as ``datasets verify`` does.
+    """
     h = hashlib.sha256()
     for f in sorted(files):
-        st = f.stat()
-        h.update(f"{f.relative_to(base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        rel = f.relative_to(base)
+        try:
+            st = f.stat()
+        except OSError as exc:
+            h.update(f"{rel}\0unreadable {exc.errno}\n".encode())
+            continue
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -57,11 +72,8 @@ def _save(ds: FaceDataset, path: Path) -> None:
     for attr in ("subjects", "splits"):
         if getattr(ds, attr) is not None:
             arrays[attr] = getattr(ds, attr).astype(str)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    np.savez(tmp, **arrays)  # uncompressed: 48x48 faces barely compress and zlib costs ~0.4 s a load
-    os.replace(tmp, path)  # atomic: a killed run never leaves a half-written cache entry
+    with replacing(path, suffix=".npz") as tmp:  # a killed run never leaves half an entry
+        np.savez(tmp, **arrays)  # uncompressed: 48x48 faces barely compress, zlib costs ~0.4 s a load
 
 
 def _load(path: Path) -> FaceDataset:
@@ -82,14 +94,36 @@ def _load(path: Path) -> FaceDataset:
         )
 
 
+def discard_entry(path: Path, exc: BaseException) -> None:
+    """Delete the unreadable cache entry ``path`` (a file or a folder) and say so in one line.
+
+    A cache only saves time, so an entry that cannot be read (cut short by a full disk or a
+    crash, zero bytes, overwritten) is never fatal: the caller rebuilds it.
+    """
+    exc = exc.__cause__ or exc  # joblib wraps the real error in a KeyError repeating the path
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")[:200]
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        done = "deleted"
+    except OSError as err:  # a read-only cache: rebuilt every run, which only costs time
+        done = f"not deletable ({err.strerror or err})"
+    log.warning("%s: damaged cache entry (%s), %s; rebuilding it", path, reason, done)
+
+
 def cached(key: str, build: Callable[[], FaceDataset], enabled: bool = True) -> FaceDataset:
-    """Load the dataset cached under ``key``, or build, store and return it."""
+    """Load the dataset cached under ``key``, or build, store and return it.
+
+    An entry that fails to load for any reason is deleted with a one-line notice and rebuilt.
+    """
     path = cache_dir() / "datasets" / f"{key}.npz"
     if enabled and path.exists():
         try:
             return _load(path)
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged entry is rebuilt, not fatal
+        except Exception as exc:  # BadZipFile, EOFError, zlib.error ...: all mean damaged
+            discard_entry(path, exc)
     ds = build()
     if enabled:
         try:

@@ -1,7 +1,10 @@
 """The one structure every loader returns."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 
@@ -86,3 +89,56 @@ class FaceDataset:
     def view_labels(self, view: LabelView) -> np.ndarray:
         """Labels in ``view``'s space, -1 where the view drops the class."""
         return view.apply(self.labels)
+
+    @cached_property
+    def content_hashes(self) -> np.ndarray:
+        """:func:`content_hashes` of ``images``, computed once per dataset object.
+
+        The leak guard checks every fold of a protocol against the same dataset, so the digests
+        are kept (a ``cached_property`` writes the instance dict, which ``frozen`` allows).
+        """
+        return content_hashes(self.images)
+
+
+def content_hashes(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """One digest per image of its decoded pixels, shape and dtype: equal digest, same image.
+
+    Cheap: BLAKE2b over 48 x 48 bytes takes about 0.2 s for FER2013's 35,887 images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W), or object array / sequence of N arrays
+        Decoded images, as :attr:`FaceDataset.images` holds them.
+
+    Returns
+    -------
+    ndarray of shape (N,), dtype ``S16``
+        16-byte BLAKE2b digests.
+    """
+    out = np.empty(len(images), dtype="S16")
+    for i, im in enumerate(images):
+        im = np.ascontiguousarray(im)
+        h = hashlib.blake2b(f"{im.shape}{im.dtype.str}".encode(), digest_size=16)
+        h.update(im.reshape(-1).view(np.uint8))  # the raw bytes, no copy (empty images too)
+        out[i] = h.digest()
+    return out
+
+
+def duplicate_groups(hashes: np.ndarray) -> list[np.ndarray]:
+    """Indices of the images that share their content, one array per group of two or more.
+
+    Parameters
+    ----------
+    hashes : ndarray of shape (N,)
+        :func:`content_hashes` of a dataset.
+
+    Returns
+    -------
+    list of ndarray of int
+        Each group's indices in increasing order; groups ordered by their first index.
+    """
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    ends = np.cumsum(counts)
+    groups = [order[end - k:end] for k, end in zip(counts, ends) if k > 1]
+    return sorted(groups, key=lambda g: g[0])

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -17,7 +16,8 @@ import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..data.cache import cache_dir
+from ..atomic import replacing
+from ..data.cache import cache_dir, discard_entry
 from ..data.dataset import FaceDataset
 from ..errors import DataError
 from .detect import detect_faces, to_gray
@@ -173,6 +173,23 @@ def _stage_key(dataset: FaceDataset, stage: FaceStage) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
+def _load_faces(path: Path, stage: FaceStage, n: int) -> np.ndarray:
+    """The cached crops at ``path``, setting ``stage``'s attributes; raises on a damaged entry."""
+    with np.load(path, allow_pickle=False) as z:
+        faces, detected = z["faces"], z["detected"].astype(bool)
+        attempted, boxes = z["attempted"].astype(bool), z["boxes"]
+    size = int(stage.size)
+    # A readable file with the wrong arrays is damaged too: check before the stage trusts it.
+    if (faces.shape != (n, size, size) or faces.dtype != np.uint8 or detected.shape != (n,)
+            or attempted.shape != (n,) or boxes.shape != (n, 4)):
+        raise ValueError(f"holds faces {faces.shape} {faces.dtype}, "
+                         f"expected ({n}, {size}, {size}) uint8")
+    stage.detected_, stage.attempted_, stage.boxes_ = detected, attempted, boxes
+    tried = int(attempted.sum())
+    stage.detection_rate_ = float(detected.sum() / tried) if tried else None
+    return faces
+
+
 def apply_face_stage(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray, float | None]:
     """``stage.transform(dataset.images)`` and its detection rate, cached on disk.
 
@@ -189,22 +206,14 @@ def apply_face_stage(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray
     path = cache_dir() / "faces" / f"{_stage_key(dataset, stage)}.npz"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as z:
-                faces, stage.detected_ = z["faces"], z["detected"]
-                stage.attempted_, stage.boxes_ = z["attempted"], z["boxes"]
-            tried = int(stage.attempted_.sum())
-            stage.detection_rate_ = float(stage.detected_.sum() / tried) if tried else None
-            return faces, stage.detection_rate_
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged entry is recomputed
+            return _load_faces(path, stage, len(items)), stage.detection_rate_
+        except Exception as exc:  # any unreadable entry is recomputed, never fatal
+            discard_entry(path, exc)
     faces = stage.transform(items)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(fd)
-        np.savez_compressed(tmp, faces=faces, detected=stage.detected_,
-                            attempted=stage.attempted_, boxes=stage.boxes_)
-        os.replace(tmp, path)  # atomic: a killed run never leaves half an entry
+        with replacing(path, suffix=".npz") as tmp:  # a killed run never leaves half an entry
+            np.savez_compressed(tmp, faces=faces, detected=stage.detected_,
+                                attempted=stage.attempted_, boxes=stage.boxes_)
     except OSError:
         pass  # a read-only cache only costs time
     return faces, stage.detection_rate_

@@ -1,7 +1,7 @@
 """What a protocol yields, and the guard every split passes before a model sees it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Protocol as _Protocol
 
 import numpy as np
@@ -19,7 +19,9 @@ class Split:
     ``val`` is the only data model selection (early stopping, hyper-parameters) may look at.
     ``val_from_train`` says it was carved out of the training data (k-fold, cross-dataset), so
     an estimator may train on it once selection is done; a designated split (FER2013's
-    PublicTest) stays out of training.
+    PublicTest) stays out of training. ``test_duplicates`` counts the test images whose pixels
+    also occur in train or validation: only a dataset's own fixed split may have any (see
+    :func:`check_split`), and runs record the count.
     """
 
     fold: str
@@ -27,6 +29,7 @@ class Split:
     test: np.ndarray
     val: np.ndarray | None = None
     val_from_train: bool = False
+    test_duplicates: int = 0
 
 
 class Protocol(_Protocol):
@@ -42,19 +45,33 @@ class Protocol(_Protocol):
         """The splits, deterministic for ``seed``; each already checked by :func:`check_split`."""
 
 
-def check_split(split: Split, train_ds: FaceDataset, test_ds: FaceDataset | None = None) -> Split:
-    """Assert that ``split`` cannot leak: disjoint index sets, and no subject on both sides.
+def check_split(split: Split, train_ds: FaceDataset, test_ds: FaceDataset | None = None, *,
+                fixed: bool = False) -> Split:
+    """Assert that ``split`` cannot leak: disjoint indices, no subject and no image on both sides.
 
     For a single-dataset protocol (``test_ds`` is None) the train, validation and test indices
     must be disjoint and, where subjects are known, no subject of the test set may appear in the
-    train or validation set. Raises :class:`ProtocolError` otherwise.
+    train or validation set. For a cross-dataset one train and validation must be disjoint.
+    Either way no test image may have the same decoded pixels as a train or validation image
+    (a copy under another name is the same leak as a shared index).
+
+    ``fixed`` marks a dataset's own published split (FER2013's Training / PublicTest /
+    PrivateTest), whose copies are counted into ``test_duplicates`` instead of refused: the
+    release itself holds them (314 of FER2013's 3,589 PrivateTest images also occur in Training
+    or PublicTest), every published result includes them, and refusing would make the official
+    protocol unrunnable while dropping them would make its numbers incomparable. A split the
+    suite builds (k-fold, leave-one-subject-out, cross-dataset) has no such excuse: a copy on
+    both sides is refused, since only the user can say which copy to delete.
+
+    Returns ``split`` (with ``test_duplicates`` set). Raises :class:`ProtocolError` on a leak.
     """
     if len(split.test) == 0 or len(split.train) == 0:
         raise ProtocolError(f"fold {split.fold}: empty train or test set")
-    if test_ds is not None:  # cross-dataset: different datasets, only train/val must be disjoint
+    if test_ds is not None:  # cross-dataset: test indices index another dataset, so only
+        # train/val indices must be disjoint; the pixels are compared across both datasets
         if split.val is not None and np.intersect1d(split.train, split.val).size:
             raise ProtocolError(f"fold {split.fold}: validation images are also training images")
-        return split
+        return _check_content(split, train_ds, test_ds, fixed)
     parts = {"train": split.train, "test": split.test}
     if split.val is not None:
         parts["val"] = split.val
@@ -72,4 +89,27 @@ def check_split(split: Split, train_ds: FaceDataset, test_ds: FaceDataset | None
                     raise ProtocolError(
                         f"fold {split.fold}: subjects {sorted(shared)[:5]} are in both {part} and test"
                     )
-    return split
+    return _check_content(split, train_ds, train_ds, fixed)
+
+
+def _check_content(split: Split, train_ds: FaceDataset, test_ds: FaceDataset, fixed: bool
+                   ) -> Split:
+    """``split`` with ``test_duplicates`` counted; a :class:`ProtocolError` naming the first
+    test image and its copy when there is any and the split is not ``fixed``."""
+    seen = split.train if split.val is None else np.concatenate([split.train, split.val])
+    seen_hashes = train_ds.content_hashes[seen]
+    test_hashes = test_ds.content_hashes[split.test]
+    copied = np.flatnonzero(np.isin(test_hashes, seen_hashes))
+    if copied.size and not fixed:
+        first = copied[0]
+        twin = seen[np.flatnonzero(seen_hashes == test_hashes[first])[0]]
+        part = "train" if twin in split.train else "validation"
+        fix = (f"`python -m fer_bench datasets verify {test_ds.name}` lists them"
+               if test_ds is train_ds
+               else f"keep each image in only one of {train_ds.name}, {test_ds.name}")
+        raise ProtocolError(
+            f"fold {split.fold}: test image {test_ds.paths[split.test[first]]} has the same "
+            f"pixels as {part} image {train_ds.paths[twin]} ({copied.size} test image(s) with a "
+            f"copy on the other side, a leak; delete the copies: {fix})"
+        )
+    return replace(split, test_duplicates=int(copied.size)) if copied.size else split

@@ -3,7 +3,9 @@
 Records are only ever appended, each as one line written by a single ``os.write`` on an
 ``O_APPEND`` descriptor under an exclusive lock, so concurrent writers never interleave and a
 killed run leaves at worst a partial last line. The loader skips such a line and the next append
-cuts it off first. A job run again (``--force``, or ``--resume`` after a failure) appends a new
+cuts it off first; any other line that is not a record (invalid JSON, or valid JSON that is no
+record: ``[1, 2]``, ``{}``, an object without ``config_hash``) is corruption no writer of this
+store leaves, and stops the reader with the file and line named. A job run again (``--force``, or ``--resume`` after a failure) appends a new
 record with the same ``config_hash``; readers see only the latest one.
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..errors import FerBenchError
 
 RECORDS = "records.jsonl"
 FAILURE_LOG = "failures.log"
+#: What a finished record with metrics names besides its ``config_hash``: reports group by these.
+SCORED_KEYS = ("pipeline", "protocol", "fold", "seed")
 
 
 def _plain(value: Any) -> Any:
@@ -57,7 +61,7 @@ class ResultStore:
         """Append ``record`` atomically (all of its line or nothing)."""
         line = (dumps(record) + "\n").encode()
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _cut_partial_tail(fd)
@@ -108,8 +112,9 @@ def _cut_partial_tail(fd: int) -> None:
 def load_records(path: str | os.PathLike, latest: bool = True) -> list[dict]:
     """Records of a ``records.jsonl`` file (or of the directory holding one).
 
-    A final line cut short by a killed run is ignored. Any other unreadable line is an error
-    naming the file and line. With ``latest``, only the last record of each ``config_hash`` is
+    A final line cut short by a killed run is ignored. Any other line that is not a record
+    (invalid JSON, or JSON that :func:`record_problem` rejects) is a :class:`FerBenchError`
+    naming the file, the line and what is wrong. With ``latest``, only the last record of each ``config_hash`` is
     kept, at the position of that last record.
     """
     path = Path(path)
@@ -127,20 +132,52 @@ def load_records(path: str | os.PathLike, latest: bool = True) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise FerBenchError(
-                f"{path}:{number}: not a JSON record ({exc.msg}); delete that line"
-            ) from None
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            raise FerBenchError(f"{path}:{number}: not a JSON record ({reason}); delete that line"
+                                ) from None
+        problem = record_problem(record)
+        if problem:
+            raise FerBenchError(f"{path}:{number}: not a result record ({problem}); "
+                                "delete that line")
+        records.append(record)
     if latest:
         return _latest(records)
     return records
 
 
+def record_problem(record: Any) -> str | None:
+    """What makes decoded JSON ``record`` no result record, or None when it is one.
+
+    A record is an object with a non-empty string ``config_hash`` (the store's key) and, when
+    given, a string ``status``; one with ``status`` ``ok`` and ``metrics`` (what reports score)
+    also names its :data:`SCORED_KEYS` and has ``metrics`` as an object.
+    """
+    if not isinstance(record, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(record), "a number")
+        return f"{kind}, not an object"
+    if not record:
+        return "an empty object, no config_hash"
+    if not isinstance(record.get("config_hash"), str) or not record["config_hash"]:
+        return ("no config_hash" if "config_hash" not in record
+                else f"config_hash is {json.dumps(record['config_hash'])[:40]}, not a hash")
+    if "status" in record and not isinstance(record["status"], str):
+        return f"status is {json.dumps(record['status'])[:40]}, not a string"
+    if record.get("status") == "ok" and "metrics" in record:
+        missing = [k for k in SCORED_KEYS if k not in record]
+        if missing:
+            return f"a scored record without {', '.join(missing)}"
+        if not isinstance(record["metrics"], dict):
+            return "metrics is not an object"
+    return None
+
+
 def _latest(records: Iterable[dict]) -> list[dict]:
     last: dict[str, dict] = {}
     for r in records:
-        key = r.get("config_hash") or id(r)
+        key = r["config_hash"]
         last.pop(key, None)  # re-insert so the order is that of the latest record
         last[key] = r
     return list(last.values())

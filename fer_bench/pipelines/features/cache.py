@@ -3,15 +3,19 @@
 An extractor's ``transform`` goes through :class:`joblib.Memory` under
 ``fer_bench.data.cache.cache_dir() / "features"``, keyed by the extractor class, its
 ``_version``, its parameters and a hash of ``X`` (joblib hashes arrays by content), so a rerun
-of a benchmark or a grid search over the classifier does not recompute features.
+of a benchmark or a grid search over the classifier does not recompute features. An entry that
+cannot be read back (a truncated ``output.pkl``) is deleted with a one-line notice and recomputed.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import joblib
 import numpy as np
 from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ...data.cache import cache_dir
+from ...data.cache import cache_dir, discard_entry
 
 #: Smaller batches are computed directly: caching a demo's single frame would only fill the disk.
 MIN_CACHED_ROWS = 256
@@ -36,9 +40,34 @@ def check_images(X) -> np.ndarray:
     return X
 
 
-def _extract_uncached(cls: type, version: int, params: dict, X: np.ndarray) -> np.ndarray:
-    # ``version`` only takes part in the cache key: bumping it invalidates stale entries.
+def _extract_uncached(cls: type, version: int, params: dict, x_hash: str, X: np.ndarray
+                      ) -> np.ndarray:
+    # ``version`` and ``x_hash`` only make the cache key (``X`` itself is ignored by it, so the
+    # pixels are hashed once per call): bumping ``version`` invalidates stale entries.
     return cls(**params, cache=False)._extract(X)
+
+
+def cached_extract(cls: type, version: int, params: dict, X: np.ndarray) -> np.ndarray:
+    """``cls(**params)._extract(X)`` through the on-disk feature cache.
+
+    joblib would recompute a damaged entry too, but only after a warning with a full traceback
+    and the repr of ``X``; here it is deleted with one line (see
+    :func:`~fer_bench.data.cache.discard_entry`) and recomputed.
+    """
+    func = Memory(cache_dir() / "features", verbose=0).cache(_extract_uncached, ignore=["X"])
+    args = (cls, version, params, joblib.hash(X), X)
+    if func.check_call_in_cache(*args):
+        shelved = func.call_and_shelve(*args)  # in the cache: a reference, nothing computed
+        try:
+            out = shelved.get()
+            if not (isinstance(out, np.ndarray) and out.ndim == 2 and len(out) == len(X)):
+                raise ValueError(f"holds {type(out).__name__} {np.shape(out)}, "
+                                 f"expected ({len(X)}, D) features")
+            return out
+        except Exception as exc:  # truncated pickle, EOF, wrong content ...: recompute
+            discard_entry(Path(shelved.store_backend.location, shelved.func_id, shelved.args_id),
+                          exc)
+    return func(*args)
 
 
 class CachedExtractor(TransformerMixin, BaseEstimator):
@@ -62,8 +91,7 @@ class CachedExtractor(TransformerMixin, BaseEstimator):
         if not getattr(self, "cache", True) or len(X) < MIN_CACHED_ROWS:
             return self._extract(X)
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "cache"}
-        memory = Memory(cache_dir() / "features", verbose=0)
-        return memory.cache(_extract_uncached)(type(self), self._version, params, X)
+        return cached_extract(type(self), self._version, params, X)
 
     def _extract(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
