@@ -95,17 +95,20 @@ def test_classical_suite_is_the_classical_family(tmp_path):
     assert [s.name for s in sel.protocols] == ["ckplus-10fold"]
 
 
-def test_no_data_falls_back_to_synthetic_with_one_note(tmp_path):
-    sel = resolve_selection("all", data_root=str(tmp_path / "empty"))
+def test_no_data_falls_back_to_synthetic_with_one_note(tmp_path, monkeypatch):
+    # Only when no data root is named: ./datasets (the default) absent
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FER_BENCH_DATA", raising=False)
+    sel = resolve_selection("all")
     assert [s.name for s in sel.protocols] == ["synthetic-holdout"]
     assert "datasets/README.md" in sel.note and "--data-root" in sel.note
     with pytest.raises(FerBenchError, match="two datasets"):
-        resolve_selection("cross", data_root=str(tmp_path / "empty"))
+        resolve_selection("cross")
 
 
 def test_synthetic_fallback_gets_its_own_store(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FER_BENCH_DATA", str(tmp_path / "nothing"))
+    monkeypatch.chdir(tmp_path)  # no ./datasets and no data root named
+    monkeypatch.delenv("FER_BENCH_DATA", raising=False)
     assert main(["run", "--suite", "all", "--pipelines", "pca-logreg", "--no-report",
                  *SMALL]) == 0
     assert "results go to results/synthetic/" in capsys.readouterr().err

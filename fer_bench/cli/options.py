@@ -1,4 +1,8 @@
-"""Options several commands share, declared once so their spelling and help never drift."""
+"""Options several commands share, declared once so their spelling and help never drift.
+
+The ``type=`` functions here check a value when it is parsed, so a nonsense number is a one-line
+usage error before any data is loaded (not a traceback from deep inside joblib or numpy).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +10,55 @@ import argparse
 from ..data.labels import VIEWS
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a seed: numpy refuses negative ones)."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def n_jobs(text: str) -> int:
+    """A number of parallel jobs: N >= 1, or -1 for every core (joblib's convention)."""
+    value = _int(text)
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(
+            f"{value} jobs cannot run; give a number of jobs >= 1, or -1 for every core")
+    return value
+
+
+def train_limit(text: str) -> int:
+    """A training-set size: an integer >= 2 (a classifier needs two images to see two classes)."""
+    value = _int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value}: need at least 2 training images")
+    return value
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> ``(0, 1, 2)``: distinct non-negative integers (numpy seeds cannot be < 0)."""
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give integers separated by commas, e.g. 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give distinct integers >= 0 separated by commas, e.g. 0,1,2")
+    return seeds
+
+
 def add_data_root(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--data-root", metavar="DIR",
-                   help="where datasets live (default: $FER_BENCH_DATA, else ./datasets)")
+                   help="where datasets live (default: $FER_BENCH_DATA, else ./datasets); a root "
+                        "named here or in $FER_BENCH_DATA must exist")
 
 
 def add_fit_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, scoped: bool,
@@ -20,8 +70,8 @@ def add_fit_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, sco
     pipe, data = ("[PIPELINE.]", "[DATASET.]") if scoped else ("", "")
     example = "synthetic.n_per_class=40" if scoped else "n_per_class=40"
     p.add_argument("--view", choices=list(VIEWS), help=view_help)
-    p.add_argument("--limit-train", type=int, metavar="N",
-                   help="fit on a seeded, stratified subsample of N training images")
+    p.add_argument("--limit-train", type=train_limit, metavar="N",
+                   help="fit on a seeded, stratified subsample of N >= 2 training images")
     p.add_argument("--param", action="append", metavar=f"{pipe}KEY=VALUE",
                    help="pipeline constructor parameter (repeatable; JSON values)")
     p.add_argument("--dataset-option", action="append", metavar=f"{data}KEY=VALUE",

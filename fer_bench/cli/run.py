@@ -6,11 +6,14 @@ import shlex
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import FerBenchError
 from ..registry import BUDGETS, SUITES
-from .options import add_fit_options
+from .options import add_fit_options, n_jobs, seed_list
+
+if TYPE_CHECKING:  # the harness imports numpy and the registry's modules: only when running
+    from ..harness.jobs import Job, Selection
 
 EXAMPLES = """\
 examples:
@@ -22,6 +25,19 @@ examples:
   python -m fer_bench run --suite smoke --dataset-option synthetic.n_per_class=40
   python -m fer_bench run --suite deep --param epochs=5 --limit-train 2000
   python -m fer_bench run --suite classical --backend dask --scheduler tcp://HOST:8786
+
+where results go (without --out):
+  results/            runs on real data only
+  results/synthetic/  runs on the built-in synthetic data only (--suite smoke, --datasets
+                      synthetic, or the fallback when no data root is named and ./datasets
+                      holds none), so they never enter the published tables
+  a run mixing real and synthetic data is refused: name its store with --out DIR, or run
+  the two apart
+a data root named by --data-root or $FER_BENCH_DATA must exist, and hold a dataset when the
+run looks for them there (--suite, --protocols '*' or cross): only with no root named does a
+run fall back to the synthetic data.
+a dataset with a broken file fails its own jobs (a failed record each, the file named in
+OUT/failures.log, exit 1); the other datasets' jobs still run.
 """
 
 
@@ -42,8 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="datasets (each gets its own protocol unless --protocols is given)")
     what.add_argument("--protocols", metavar="P,Q",
                       help="protocol names, cross:TRAIN->TEST, 'cross' (all pairs) or '*'")
-    what.add_argument("--seeds", default="0", metavar="0,1,2",
-                      help="seeds: each repeats every job with that seed (default: 0)")
+    what.add_argument("--seeds", type=seed_list, default="0", metavar="0,1,2",
+                      help="seeds >= 0: each repeats every job with that seed (default: 0)")
     what.add_argument("--budget", default="auto", choices=["auto", *BUDGETS],
                       help="CNN training budget: full (the published schedules), cpu (a few "
                            "epochs, about 1.25 h for the deep half of --suite all on 2 cores), "
@@ -53,14 +69,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
     how = p.add_argument_group("how to run it")
     how.add_argument("--out", metavar="DIR",
-                     help="results directory (default: results/, or results/synthetic/ when no "
-                          "real data was found, so a fallback run never mixes with real results)")
+                     help="results directory (default: results/ for real data, "
+                          "results/synthetic/ for synthetic data; see below)")
     again = how.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="skip jobs that already have an ok record with the same configuration")
     again.add_argument("--force", action="store_true", help="rerun jobs even if they have records")
-    how.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                     help="parallel jobs (joblib processes, or local Dask workers); -1: all cores")
+    how.add_argument("-j", "--jobs", type=n_jobs, default=1, metavar="N",
+                     help="parallel jobs, N >= 1 (joblib processes, or local Dask workers); "
+                          "-1: all cores")
     how.add_argument("--backend", choices=("joblib", "dask"), default="joblib",
                      help="joblib (local processes, default) or dask (a distributed cluster)")
     how.add_argument("--scheduler", metavar="ADDRESS",
@@ -71,14 +88,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise FerBenchError(f"--seeds {text!r}: give integers separated by commas, e.g. 0,1,2") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise FerBenchError(f"--seeds {text!r}: give distinct integers, e.g. 0,1,2")
-    return seeds
+def default_out(selection: Selection) -> str:
+    """Where a run without ``--out`` stores its records: ``results`` for real data only,
+    ``results/synthetic`` for synthetic data only. Raises :class:`FerBenchError` for a mix,
+    which would put synthetic rows into the published tables (or real ones out of them)."""
+    synthetic = [s.label for s in selection.protocols if s.synthetic]
+    real = [s.label for s in selection.protocols if not s.synthetic]
+    if synthetic and real:
+        raise FerBenchError(
+            f"this run mixes real data ({', '.join(real)}) with synthetic data "
+            f"({', '.join(synthetic)}), whose results are kept apart: pass --out DIR to store "
+            f"them together, or run them separately (synthetic results go to results/synthetic/)"
+        )
+    return "results/synthetic" if synthetic else "results"
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
@@ -88,6 +110,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
                  "limit_train",
                  "data_root", "out", "backend", "scheduler"):
         value = getattr(args, flag)
+        if flag == "seeds":
+            value = ",".join(map(str, value))
         if value is not None and not (flag == "backend" and value == "joblib"):
             argv += [f"--{flag.replace('_', '-')}", str(value)]
     for flag in ("param", "dataset_option", "face"):
@@ -99,6 +123,23 @@ def command_line(args: argparse.Namespace) -> list[str]:
         if getattr(args, flag):
             argv.append(f"--{flag.replace('_', '-')}")
     return argv
+
+
+def _dry_run(jobs: list[Job]) -> int:
+    """List the jobs that would run, then each broken protocol's problem once; exit 1 if any."""
+    runnable = [j for j in jobs if j.problem is None]
+    for job in runnable:
+        print(f"{job.config_hash[:12]}  {job.describe()}  view={job.view}")
+    problems: dict[tuple[str, str], int] = {}
+    for job in jobs:
+        if job.problem is not None:
+            key = (job.spec.label, job.problem)
+            problems[key] = problems.get(key, 0) + 1
+    for (label, problem), n in problems.items():
+        print(f"cannot run {label} ({n} job{'s' if n != 1 else ''}, would fail): {problem}")
+    broken = len(jobs) - len(runnable)
+    print(f"{len(runnable)} jobs" + (f" ({broken} more would fail on broken data)" if broken else ""))
+    return 1 if broken else 0
 
 
 @contextmanager
@@ -137,12 +178,14 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
             raise FerBenchError(
                 "--backend dask needs dask.distributed: pip install 'fer-bench[distributed]'"
             ) from None
-    seeds = _seeds(args.seeds)
+    seeds = list(args.seeds)
     selection = resolve_selection(args.suite, args.pipelines, args.datasets, args.protocols,
                                   args.data_root)
     if args.out is None:
-        # The synthetic fallback gets its own store: results/ holds (or will hold) real runs.
-        args.out = "results/synthetic" if selection.note else "results"
+        args.out = default_out(selection)
+        if selection.note is None and args.out != "results":
+            print(f"synthetic data only: results go to {args.out}/ (name another with --out)",
+                  file=sys.stderr)
     if selection.note:
         print(f"{selection.note}; results go to {args.out}/", file=sys.stderr)
     params = pipeline_params(selection.pipelines, parse_assignments(args.param, "--param"))
@@ -155,10 +198,7 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         data_root=args.data_root, budget=args.budget,
     )
     if args.dry_run:
-        for job in jobs:
-            print(f"{job.config_hash[:12]}  {job.describe()}  view={job.view}")
-        print(f"{len(jobs)} jobs")
-        return 0
+        return _dry_run(jobs)
     command = command_line(args)
     with _sigterm_as_interrupt():
         summary = execute_jobs(

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from ..errors import FerBenchError
-from .options import add_fit_options
+from .options import add_fit_options, non_negative_int
 
 EXAMPLES = """\
 examples:
@@ -36,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE",
                    help="model file to write (default: results/models/PIPELINE-DATASET.ferb)")
     add_fit_options(p, scoped=False, view_help="label view (default: the protocol's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the model (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the split and the model, >= 0 (default 0)")
     p.set_defaults(func=cmd_train)
 
 

@@ -19,6 +19,34 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path:
     return Path("datasets")
 
 
+def named_root(explicit: str | os.PathLike | None = None) -> tuple[Path, str] | None:
+    """The data root the user named and where (``"--data-root"`` or ``"$FER_BENCH_DATA"``);
+    None when neither names one (``./datasets`` is then only a default that may be absent)."""
+    if explicit:
+        return Path(explicit).expanduser(), "--data-root"
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
+    return None
+
+
+def check_named_root(explicit: str | os.PathLike | None = None, *, need_data: bool = False
+                     ) -> None:
+    """Raise :class:`DatasetNotFound` when the user named a data root that is not a folder or,
+    with ``need_data``, holds no registered dataset; a silent fallback to the synthetic data
+    would otherwise run for as long as a real benchmark and look like one."""
+    named = named_root(explicit)
+    if named is None:
+        return
+    path, source = named
+    fix = (f"named by {source}; check the path, put the data there as datasets/README.md "
+           f"describes, or name no data root to run on the synthetic default")
+    if not path.is_dir():
+        raise DatasetNotFound(path, "data root not found", fix)
+    if need_data and not available(path):
+        wanted = ", ".join(f"{s}/" for e in DATASETS for s in e.tags.get("subdirs", ()))
+        raise DatasetNotFound(path, f"no dataset here: looked for {wanted}", fix)
+
+
 def split_name(name: str) -> tuple[str, str | None]:
     """``"folder:/x/y"`` -> ``("folder", "/x/y")``; ``"fer2013"`` -> ``("fer2013", None)``."""
     base, sep, arg = name.partition(":")

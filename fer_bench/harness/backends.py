@@ -9,7 +9,7 @@ import os
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import FerBenchError
-from .jobs import Job
+from .jobs import Job, error_line
 
 BACKENDS = ("joblib", "dask")
 
@@ -80,7 +80,7 @@ def lost_job_record(job: Job, exc: BaseException) -> dict:
         "config_hash": job.config_hash, "pipeline": job.pipeline, "protocol": job.protocol,
         "protocol_label": job.spec.label, "datasets": list(job.datasets), "fold": job.fold,
         "seed": job.seed, "view": job.view, "params": dict(job.params), "status": "failed",
-        "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}", "finished_at": now(),
+        "error": error_line(exc), "finished_at": now(),
     }
 
 

@@ -22,7 +22,7 @@ from .. import __version__
 from ..metrics import classification_metrics
 from ..registry import PIPELINES
 from ..results.environment import environment
-from .jobs import HARNESS_VERSION, Job, weights_digest
+from .jobs import HARNESS_VERSION, Job, error_line, weights_digest
 
 #: Bootstrap resamples for the accuracy interval of every record.
 N_BOOT = 1000
@@ -232,13 +232,15 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
         record["train_dataset"], record["test_dataset"] = job.datasets
     else:
         record["dataset"] = job.datasets[0]
-    try:
-        record.update(_execute(job, data_root, checkpoint_root))
-        record["status"] = "ok"
-    except Exception as exc:  # any failure of this one job is recorded; the run goes on
-        message = " ".join(str(exc).split()) or "(no message)"
-        record.update(status="failed", error=f"{type(exc).__name__}: {message}",
-                      traceback=traceback.format_exc())
+    if job.problem is not None:  # planning found its data broken: no second attempt to load it
+        record.update(status="failed", error=job.problem,
+                      traceback=f"found while planning the run:\n{job.problem_traceback}")
+    else:
+        try:
+            record.update(_execute(job, data_root, checkpoint_root))
+            record["status"] = "ok"
+        except Exception as exc:  # any failure of this one job is recorded; the run goes on
+            record.update(status="failed", error=error_line(exc), traceback=traceback.format_exc())
     record["environment"] = environment()
     record["finished_at"] = now()
     return record
@@ -320,6 +322,7 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         "dropped_classes": d.dropped,
         "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
         "n_test": int(len(split.test)),
+        "n_test_duplicates": int(split.test_duplicates),  # copies in train/val (fixed splits)
         "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
                                           n_boot=N_BOOT, seed=job.seed),
     }

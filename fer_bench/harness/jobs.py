@@ -8,16 +8,17 @@ job whose hash already has an ``ok`` record.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 import inspect
 import itertools
 import json
+import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..data.roots import available, data_root as resolve_root
-from ..errors import FerBenchError
+from ..data.roots import available, check_named_root, data_root as resolve_root
+from ..errors import DataError, DatasetNotFound, FerBenchError, ProtocolError
 from ..registry import BUDGETS, DATASETS, PIPELINES, PROTOCOLS, SUITES, protocol_for
 
 #: Bump when a change to the harness changes what a job computes (so old records stop matching).
@@ -25,6 +26,14 @@ HARNESS_VERSION = 1
 
 #: The dataset and protocol every selection falls back to when no real data is found.
 SYNTHETIC_PROTOCOL = "synthetic-holdout"
+
+#: The fold of a job whose folds could not be planned because its data is broken.
+UNPLANNED_FOLD = "*"
+
+
+def is_builtin(dataset: str) -> bool:
+    """Whether ``dataset`` (a name or ``folder:PATH``) is generated, not read from disk."""
+    return bool(DATASETS.get(dataset.split(":", 1)[0]).tags.get("builtin"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,12 @@ class ProtocolSpec:
         if self.name in PROTOCOLS and not PROTOCOLS.get(self.name).tags.get("datasets"):
             return f"{self.name}({','.join(self.datasets)})"
         return self.name
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any of its datasets is the built-in synthetic one (its results must stay
+        out of a store of real results)."""
+        return any(is_builtin(d) for d in self.datasets)
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,10 @@ class Job:
     face: dict = field(default_factory=dict)
     limit_train: int | None = None
     dataset_options: dict = field(default_factory=dict)
+    #: Why the job cannot run (its data failed to load or split while planning, one line with
+    #: the file), and that error's traceback; None for a job that can run.
+    problem: str | None = field(default=None, compare=False)
+    problem_traceback: str = field(default="", compare=False, repr=False)
 
     def config(self) -> dict:
         """Everything that determines the result, as canonical JSON-ready data."""
@@ -95,12 +114,19 @@ class Job:
         return f"{self.pipeline} on {self.spec.label} fold {self.fold} seed {self.seed}"
 
 
+def error_line(exc: BaseException) -> str:
+    """``"Type: message"`` on one line: what a failed record and the run summary show."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split()) or '(no message)'}"
+
+
 def weights_digest(path: str | None) -> str | None:
     """SHA-256 of the model file a job starts from (``init_from``); None without one, or when
     it cannot be read (the job then fails with the estimator's one-line error)."""
     if not path or not Path(path).is_file():
         return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from ..modelfile import file_digest  # the estimator's own digest of its starting weights
+
+    return file_digest(path)
 
 
 # --- selection ---------------------------------------------------------------------------------
@@ -137,7 +163,7 @@ def _dataset_protocols(found: Sequence[str]) -> list[ProtocolSpec]:
 
 
 def _cross_matrix(datasets: Sequence[str]) -> list[ProtocolSpec]:
-    real = [d for d in datasets if not DATASETS.get(d.split(":", 1)[0]).tags.get("builtin")]
+    real = [d for d in datasets if not is_builtin(d)]
     return [ProtocolSpec(f"cross:{a}->{b}", (a, b))
             for a, b in itertools.permutations(real, 2)]
 
@@ -171,8 +197,11 @@ def resolve_selection(
     protocol of the datasets found under the data root and ``"cross"`` every ordered pair of
     them. With ``datasets`` and no protocols, each dataset gets its own protocol
     (:func:`~fer_bench.registry.protocol_for`). When a wildcard finds no dataset at all the
-    selection falls back to the synthetic default and ``note`` says so.
+    selection falls back to the synthetic default and ``note`` says so, unless the user named
+    the data root (``data_root`` or ``$FER_BENCH_DATA``): a named root that does not exist or
+    holds no dataset raises :class:`~fer_bench.errors.DatasetNotFound`.
     """
+    check_named_root(data_root)
     pipe_list, data_list, proto_list = map(_split_list, (pipelines, datasets, protocols))
     if suite is None and not (pipe_list or data_list or proto_list):
         raise FerBenchError(
@@ -215,6 +244,7 @@ def resolve_selection(
     note = None
     if not specs:
         if data_list is None and any(i in ("*", "cross") for i in proto_items):
+            check_named_root(data_root, need_data=True)  # the fallback is for no root named
             if proto_items == ["cross"]:
                 raise FerBenchError(
                     f"cross-dataset runs need two datasets under {resolve_root(data_root)}; found "
@@ -326,15 +356,44 @@ def default_view(spec: ProtocolSpec) -> str:
 
 
 def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
-          data_root: str | None) -> list[str]:
-    """Fold names of ``spec`` under ``view`` and ``seed`` (loads the data, not the faces)."""
+          data_root: str | None, broken: dict[str, BaseException] | None = None) -> list[str]:
+    """Fold names of ``spec`` under ``view`` and ``seed`` (loads the data, not the faces).
+
+    ``broken`` remembers the load errors of datasets seen so far (by name and options), so a
+    broken dataset shared by several protocols and seeds is read once: its error is raised again.
+    """
     from ..protocols import get_protocol
     from .data import load, view_data
 
     protocol = get_protocol(spec.name)
-    loaded = tuple(load(d, dataset_options.get(d, {}), data_root) for d in spec.datasets)
-    data = view_data(loaded, view)
+    broken = {} if broken is None else broken
+    loaded = []
+    for d in spec.datasets:
+        key = json.dumps([d, dataset_options.get(d, {})], sort_keys=True, default=str)
+        if key in broken:
+            raise broken[key]
+        try:
+            loaded.append(load(d, dataset_options.get(d, {}), data_root))
+        except DataError as exc:
+            broken[key] = exc
+            raise
+    data = view_data(tuple(loaded), view)
     return [s.fold for s in protocol.splits(data.protocol_input, seed)]
+
+
+def plan_folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
+               data_root: str | None, broken: dict[str, BaseException]
+               ) -> tuple[list[str], str | None, str]:
+    """``(folds, problem, traceback)``: the fold names, or when the data is broken (a bad file,
+    a split the leak guard refuses) ``[UNPLANNED_FOLD]`` with the one-line problem and its
+    traceback, so that only this protocol's jobs fail. A dataset that is not where the user
+    said (:class:`~fer_bench.errors.DatasetNotFound`) still raises: every job would fail."""
+    try:
+        return folds(spec, view, seed, dataset_options, data_root, broken), None, ""
+    except (DataError, ProtocolError) as exc:
+        if isinstance(exc, DatasetNotFound):
+            raise
+        return [UNPLANNED_FOLD], error_line(exc), "".join(traceback.format_exception(exc))
 
 
 def dataset_defaults(datasets: Sequence[str], pipeline: str) -> dict[str, Any]:
@@ -409,19 +468,24 @@ def expand_jobs(
     A pipeline's parameters are, by increasing priority: its training dataset's registry
     defaults, the training ``budget`` (a :data:`~fer_bench.registry.BUDGETS` name), ``params``.
     ``dataset_options`` maps a dataset name (or ``None`` for all datasets) to loader options.
-    Folds come from the protocols themselves, so the data is loaded (from its cache) here.
+    Folds come from the protocols themselves, so the data is loaded (from its cache) here. A
+    protocol whose data is broken gets one job per pipeline and seed on fold
+    :data:`UNPLANNED_FOLD` carrying the ``problem``: it fails alone, the others run.
     """
     if limit_train is not None and limit_train < 2:
         raise FerBenchError(f"--limit-train {limit_train}: need at least 2 training images")
     params = params or {}
     face = face_params(face)
     jobs: list[Job] = []
+    broken: dict[str, BaseException] = {}
     for spec in selection.protocols:
         options = {d: {**(dataset_options or {}).get(None, {}), **(dataset_options or {}).get(d, {})}
                    for d in spec.datasets}
         job_view = view or default_view(spec)
         for seed in seeds:
-            for fold in folds(spec, job_view, seed, options, data_root):
+            fold_names, problem, trace = plan_folds(spec, job_view, seed, options, data_root,
+                                                    broken)
+            for fold in fold_names:
                 for pipeline in selection.pipelines:
                     job_params = {**dataset_defaults(spec.datasets, pipeline),
                                   **budget_params(budget, spec.datasets, pipeline),
@@ -430,5 +494,6 @@ def expand_jobs(
                         pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
                         seed=int(seed), view=job_view, params=job_params, face=face,
                         limit_train=limit_train, dataset_options=options,
+                        problem=problem, problem_traceback=trace,
                     ))
     return jobs

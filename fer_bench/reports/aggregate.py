@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..harness.jobs import UNPLANNED_FOLD
 from ..metrics import metrics_from_confusion, per_class_metrics
 
 _SEED_PARAMS = ("random_state", "seed")
@@ -20,6 +21,27 @@ _SEED_PARAMS = ("random_state", "seed")
 
 def ok_records(records: Iterable[dict]) -> list[dict]:
     return [r for r in records if r.get("status") == "ok" and r.get("metrics")]
+
+
+def failed_records(records: Sequence[dict]) -> list[dict]:
+    """The failed records still worth listing, in order.
+
+    A protocol whose data was broken when a run was planned fails on fold ``*`` (its folds were
+    unknown); once a later record of the same pipeline, protocol, seed and view has a real fold,
+    the data was fixed and that failure is history. Every other failure stays until its own job
+    (same config hash) succeeds, which replaces its record.
+    """
+    planned_later: set[tuple] = set()
+    out = []
+    for r in reversed(records):
+        key = (r.get("pipeline"), r.get("protocol_label"), r.get("seed"), r.get("view"))
+        if r.get("fold") != UNPLANNED_FOLD:
+            planned_later.add(key)
+        elif key in planned_later:
+            continue
+        if r.get("status") != "ok":
+            out.append(r)
+    return out[::-1]
 
 
 def slug(text: str) -> str:

@@ -2,23 +2,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_text
 from ..results.store import load_records
 from .aggregate import group, is_cross
 from .tables import (
     confusion_name, history_name, render_classification_report, render_cross, render_methods,
     render_readme, report_name,
 )
-
-
-def _write(path: Path, text: str) -> None:
-    # Replace atomically, so a reader (or a killed report) never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def write_reports(results_dir: str | os.PathLike, plots: bool = True) -> list[Path]:
@@ -60,12 +52,12 @@ def write_reports(results_dir: str | os.PathLike, plots: bool = True) -> list[Pa
             cell, has_confusion_png=confusion_name(cell) in plot_files,
             has_history_png=history_name(cell) in plot_files,
         )
-        _write(out / name, text)
+        write_text(out / name, text)  # atomic: a reader never sees half a report
         reports.append(name)
     for name, text in (("methods.md", render_methods(records)),
                        ("cross_dataset.md", render_cross(records)),
                        ("README.md", render_readme(records, {"reports": reports, "plots": plot_files}))):
-        _write(out / name, text)
+        write_text(out / name, text)
         written.append(out / name)
     written += [out / name for name in reports]
     return written

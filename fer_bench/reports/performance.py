@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..atomic import write_text
 from ..errors import DataError
 
 REPORT_NAME = "performance.md"
@@ -494,12 +495,9 @@ def _machine_lines(run: BenchRun) -> list[str]:
 # --- plots -----------------------------------------------------------------------------------
 
 def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig
+    return Figure(figsize=(width, height))
 
 
 def plot_pipelines(run: BenchRun, path: str | os.PathLike) -> bool:
@@ -525,7 +523,9 @@ def plot_pipelines(run: BenchRun, path: str | os.PathLike) -> bool:
     ax.set_title("predict time per image")
     ax.grid(axis="x", alpha=0.3, which="both")
     ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from .plots import save_figure  # matplotlib loads only when there is a plot
+
+    save_figure(fig, path)
     return True
 
 
@@ -561,7 +561,9 @@ def plot_scaling(points: dict[str, list[dict]], path: str | os.PathLike) -> bool
     ax_a.set_ylabel("test accuracy (%)")
     ax_a.set_title("accuracy vs training-set size")
     ax_a.grid(alpha=0.3, which="both")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from .plots import save_figure  # matplotlib loads only when there is a plot
+
+    save_figure(fig, path)
     return True
 
 
@@ -713,5 +715,5 @@ def write_performance_report(json_paths: str | os.PathLike | Sequence[str | os.P
                 images[key] = name
                 written.append(out / name)
     report = out / REPORT_NAME
-    report.write_text(render(run, images), encoding="utf-8")
+    write_text(report, render(run, images))
     return [report, *written]

@@ -14,12 +14,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..atomic import replacing
+
 DPI = 110
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> None:
+def save_figure(fig: Figure, path: str | os.PathLike) -> None:
+    """Write ``fig`` to the PNG ``path`` at the reports' resolution."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    with replacing(path, suffix=".png") as tmp:  # atomic, umask mode; the suffix picks PNG
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
 
 
 def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str,
@@ -44,7 +48,7 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str,
             if totals[i, 0]:
                 ax.text(j, i, f"{100 * norm[i, j]:.0f}", ha="center", va="center", fontsize=8,
                         color="white" if norm[i, j] > 0.5 else "black")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_speed_accuracy(points: Sequence[tuple[str, str, float, float]],
@@ -70,7 +74,7 @@ def plot_speed_accuracy(points: Sequence[tuple[str, str, float, float]],
     ax.grid(True, which="both", alpha=0.3)
     if protocols:
         ax.legend(fontsize=8, loc="best")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 #: Spellings of each curve in a history (the deep estimator writes Keras-style names).
@@ -127,4 +131,4 @@ def plot_history(histories: Sequence[tuple[str, list[dict]]], title: str,
     if legend:
         axes[1].legend(fontsize=7)
     fig.suptitle(f"{title} (solid: train, dashed: validation)", fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import FerBenchError
 from ..results.store import load_records
 from .aggregate import group
@@ -31,5 +32,6 @@ def update_headline(readme: str | os.PathLike, results_dir: str | os.PathLike) -
     table = headline_table(group(load_records(results)), "" if prefix == "." else prefix + "/")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    # Atomic: a failed write never leaves the project README cut short.
+    write_text(path, f"{head}{START}\n{table}\n{END}{tail}")
     return path
