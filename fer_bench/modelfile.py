@@ -335,15 +335,15 @@ def _dump_classical(path: Path, estimator: Any) -> bytes:
     return blob
 
 
-def _untrusted(blob: bytes) -> list[str]:
-    """Names of every node in a skops file outside :data:`TRUSTED_TYPES` (read from its
-    schema, nothing constructed). Raises the zip/JSON errors of a damaged archive."""
+def skops_nodes(blob: bytes) -> set[tuple[str, str]]:
+    """``(loader, "module.Class")`` of every node in a skops file, read from its schema without
+    constructing anything. Raises the zip/JSON errors of a damaged archive."""
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         info = zf.getinfo("schema.json")
         if info.file_size > MAX_HEADER_BYTES * 16:
             raise ValueError("skops schema too large")
         schema = json.loads(zf.read(info))
-    found: set[str] = set()
+    found: set[tuple[str, str]] = set()
     stack = [schema]
     while stack:
         node = stack.pop()
@@ -351,13 +351,21 @@ def _untrusted(blob: bytes) -> list[str]:
             stack.extend(node)
         elif isinstance(node, dict):
             if "__loader__" in node:
-                loader = node.get("__loader__")
-                name = f"{node.get('__module__')}.{node.get('__class__')}"
-                allowed = TRUSTED_NAMES if loader == "CachedNode" else TRUSTED_TYPES.get(loader)
-                if not isinstance(loader, str) or allowed is None or name not in allowed:
-                    found.add(f"{name} ({loader})")
+                found.add((str(node.get("__loader__")),
+                           f"{node.get('__module__')}.{node.get('__class__')}"))
             stack.extend(node.values())
-    return sorted(found)
+    return found
+
+
+def _untrusted(blob: bytes) -> list[str]:
+    """``"module.Class (Loader)"`` of every node outside :data:`TRUSTED_TYPES` (a cached node
+    may repeat any trusted object)."""
+    def allowed(loader: str, name: str) -> bool:
+        names = TRUSTED_NAMES if loader == "CachedNode" else TRUSTED_TYPES.get(loader, ())
+        return name in names
+
+    return sorted(f"{name} ({loader})" for loader, name in skops_nodes(blob)
+                  if not allowed(loader, name))
 
 
 def _load_classical(path: Path, blob: bytes) -> Any:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fer_bench.data.labels import canonical_label
+from fer_bench.registry import PIPELINES, Entry
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CK48_CLASSES = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
@@ -200,3 +202,23 @@ def make_labels_csv_folder(root: Path, seed: int = 0) -> list[Fake]:
     text = "path,label,subject\n" + "".join(f"{r},{lab},{s}\n" for r, lab, s in rows)
     (root / "labels.csv").write_text(text)
     return fakes
+
+
+class Boom(ClassifierMixin, BaseEstimator):
+    """A pipeline whose ``fit`` always fails (with a two-line message): failure isolation."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        raise ValueError("boom: this pipeline always fails\nsecond line")
+
+
+def make_boom(random_state: int = 0) -> Boom:
+    return Boom(random_state)
+
+
+def register_pipeline(monkeypatch, name: str, target: str) -> None:
+    """Register the test-only pipeline factory ``target`` (``"module:attr"``) as ``name``."""
+    entry = Entry(name, target, "test-only pipeline", {"family": "classical"})
+    monkeypatch.setitem(PIPELINES._entries, name, entry)

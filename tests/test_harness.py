@@ -7,8 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 
+from fakes import register_pipeline
 from fer_bench.cli.main import main
 from fer_bench.data.dataset import FaceDataset
 from fer_bench.data.labels import CLASS_INDEX
@@ -20,7 +21,7 @@ from fer_bench.harness.jobs import (
     resolve_budget, resolve_selection,
 )
 from fer_bench.pipelines.baseline import make_pca_logreg
-from fer_bench.registry import BUDGETS, PIPELINES, Entry
+from fer_bench.registry import BUDGETS, PIPELINES
 from fer_bench.results.store import ResultStore, load_records
 
 # A small synthetic dataset (210 faces) keeps each run to about a second.
@@ -29,16 +30,6 @@ SMALL = ["--dataset-option", "synthetic.n_per_class=30", "--no-progress"]
 
 # --- test-only pipelines (registered per test with monkeypatch) --------------------------------
 
-class Boom(ClassifierMixin, BaseEstimator):
-    def __init__(self, random_state=0):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        raise ValueError("boom: this pipeline always fails\nsecond line")
-
-
-def make_boom(random_state: int = 0) -> Boom:
-    return Boom(random_state)
 
 
 #: Seeds at which ``make_interrupting`` behaves like a Ctrl-C arriving during the job.
@@ -49,11 +40,6 @@ def make_interrupting(random_state: int = 0):
     if random_state in INTERRUPT_SEEDS:
         raise KeyboardInterrupt
     return make_pca_logreg(n_components=20, random_state=random_state)
-
-
-def register(monkeypatch, name: str, factory: str) -> None:
-    entry = Entry(name, f"{__name__}:{factory}", "test-only pipeline", {"family": "classical"})
-    monkeypatch.setitem(PIPELINES._entries, name, entry)
 
 
 def run(tmp_path, *argv: str) -> int:
@@ -284,7 +270,7 @@ def test_smoke_suite_end_to_end(tmp_path, capsys):
 
 
 def test_a_failing_pipeline_does_not_lose_the_others(tmp_path, monkeypatch, capsys):
-    register(monkeypatch, "boom", "make_boom")
+    register_pipeline(monkeypatch, "boom", "fakes:make_boom")
     code = run(tmp_path, "--pipelines", "boom,pca-logreg", "--datasets", "synthetic", "--no-report")
     assert code == 1
     records = raw_records(tmp_path)  # boom ran first, and pca-logreg still ran after it
@@ -298,7 +284,7 @@ def test_a_failing_pipeline_does_not_lose_the_others(tmp_path, monkeypatch, caps
 
 
 def test_resume_after_an_interrupt_gives_the_records_of_an_uninterrupted_run(tmp_path, monkeypatch):
-    register(monkeypatch, "interrupting", "make_interrupting")
+    register_pipeline(monkeypatch, "interrupting", f"{__name__}:make_interrupting")
     args = ("--pipelines", "pca-logreg,interrupting", "--datasets", "synthetic", "--seeds", "0,1",
             "--param", "pca-logreg.n_components=20", "--no-report")
     monkeypatch.setattr(f"{__name__}.INTERRUPT_SEEDS", {1})

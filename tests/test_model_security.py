@@ -92,23 +92,9 @@ def test_allow_list_covers_every_registered_classical_pipeline_and_nothing_else(
         blob = sio.dumps(PIPELINES.get(name).load()().fit(*data))
         assert modelfile._untrusted(blob) == [], name
         assert set(sio.get_untrusted_types(data=blob)) <= modelfile.TRUSTED_NAMES, name
-        used |= {n.rsplit(" ", 1)[0] for n in _all_nodes(blob)}
+        used |= {name for _, name in modelfile.skops_nodes(blob)}
     # Every allowed estimator type is one some pipeline saves (the list is derived, not guessed).
     assert modelfile.TRUSTED_TYPES["ObjectNode"] <= used
-
-
-def _all_nodes(blob: bytes) -> set[str]:
-    schema = json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("schema.json"))
-    out, stack = set(), [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            if "__loader__" in node:
-                out.add(f"{node['__module__']}.{node['__class__']}")
-            stack.extend(node.values())
-    return out
 
 
 @pytest.mark.parametrize("obj", ["function", "kdtree", "transformer"])

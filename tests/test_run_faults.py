@@ -12,11 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 
-from fakes import make_ckplus48, make_fer2013_folder, write_corrupt
+from fakes import make_ckplus48, make_fer2013_folder, register_pipeline, write_corrupt
 from fer_bench.cli.main import BROKEN_PIPE_EXIT, main
-from fer_bench.registry import PIPELINES, Entry
 from fer_bench.reports.readme import END, START
 from fer_bench.results.store import load_records
 
@@ -196,22 +194,9 @@ def test_a_closed_pipe_ends_quietly(unbuffered):
 
 # --- 6. every output gets the user's umask ------------------------------------------------------
 
-class Boom(ClassifierMixin, BaseEstimator):
-    def __init__(self, random_state=0):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        raise ValueError("boom")
-
-
-def make_boom(random_state: int = 0) -> Boom:
-    return Boom(random_state)
-
-
 @pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_every_output_follows_the_umask(tmp_path, monkeypatch, mask, mode):
-    monkeypatch.setitem(PIPELINES._entries, "boom", Entry(
-        "boom", f"{__name__}:make_boom", "test-only failing pipeline", {"family": "classical"}))
+    register_pipeline(monkeypatch, "boom", "fakes:make_boom")
     readme = tmp_path / "README.md"
     readme.write_text(f"# project\n\n{START}\n{END}\n")
     readme.chmod(0o600 if mode != 0o600 else 0o644)  # the rewrite must not keep the old mode
