@@ -335,6 +335,8 @@ def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
         "wrong-weights": {**vars(weights), "variables": {"params": {}}},
         "wrong-width": {**vars(weights), "classes": np.arange(2)},  # 2 classes, 3 outputs
         "bad-params": {**vars(weights), "params": {**weights.params, "tta": "sideways"}},
+        "bad-dtype": {**vars(weights), "params": {**weights.params, "dtype": "bogus"}},
+        "bad-batch": {**vars(weights), "params": {**weights.params, "predict_batch_size": "x"}},
     }
     for name, fields in cases.items():
         path = tmp_path / f"{name}.ferb"

@@ -11,7 +11,7 @@ from fer_bench.apps.train import train_model
 from fer_bench.cli.main import main
 from fer_bench.data.synthetic import render_faces
 from fer_bench.models import FerModel, ModelFileError, load_model, open_model, read_header, save_model
-from fer_bench import modelfile as store
+from fer_bench import modelfile
 
 SMALL = {"n_per_class": 30}
 PARAMS = {"n_components": 15}
@@ -55,7 +55,7 @@ def test_round_trip_keeps_predictions_and_provenance(trained, faces, tmp_path):
 def test_header_is_json_with_checksum(trained, tmp_path):
     path = save_model(trained, tmp_path / "m.ferb")
     header = read_header(path)
-    assert header["format"] == store.FORMAT and header["format_version"] == store.FORMAT_VERSION
+    assert header["format"] == modelfile.FORMAT and header["format_version"] == modelfile.FORMAT_VERSION
     assert header["classes"] == list(trained.classes)
     with zipfile.ZipFile(path) as zf:
         assert sorted(zf.namelist()) == ["header.json", "weights.skops"]
@@ -118,7 +118,7 @@ def test_missing_file_and_newer_version(trained, tmp_path):
     with zipfile.ZipFile(path) as zf:
         header = json.loads(zf.read("header.json"))
         weights = zf.read("weights.skops")
-    header["format_version"] = store.FORMAT_VERSION + 1
+    header["format_version"] = modelfile.FORMAT_VERSION + 1
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("header.json", json.dumps(header))
         zf.writestr("weights.skops", weights)

@@ -269,6 +269,7 @@ def test_header_is_covered_by_the_checksum(request, tmp_path, fixture):
     ("face.mode", "rm -rf", "face mode"),
     ("face", None, "face settings"),
     ("family", "pickle", "family"),
+    ("family", ["classical"], "family"),
     ("format_version", "2", "format version"),
     ("provenance", [1, 2], "provenance"),
 ])
@@ -313,16 +314,75 @@ def test_cli_prints_one_line_for_a_tampered_model(classical_file, tmp_path, caps
     assert err.startswith("error: ") and str(path) in err and len(err.splitlines()) == 1
 
 
-def test_bundled_version_1_model_still_loads_and_is_validated(tmp_path):
+def test_version_1_is_read_only_for_the_bundled_model(classical_file, tmp_path):
+    """A version-1 digest covers the weights alone: a downgraded file would reopen the header."""
+    import hashlib
+
     from fer_bench.models import DEFAULT_MODEL
 
     header, blob = members(DEFAULT_MODEL)
     assert header["format_version"] == 1
     assert load_model(DEFAULT_MODEL).classes == CLASSES
-    header["face"]["size"] = 100000  # a version-1 header is validated like any other
-    path = tmp_path / "v1.ferb"
+    header, blob = members(classical_file)
+    header.update(format_version=1, classes=header["classes"][::-1],
+                  sha256=hashlib.sha256(blob).hexdigest())  # a valid version-1 checksum
+    path = tmp_path / "downgraded.ferb"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("header.json", json.dumps(header))
-        zf.writestr("weights.msgpack", blob)
-    with pytest.raises(ModelFileError, match="face size 100000"):
+        zf.writestr("weights.skops", blob)
+    with pytest.raises(ModelFileError, match="format version 1") as err:
         load_model(path)
+    one_line(err, path)
+
+
+def test_bomb_inside_the_skops_weights_is_refused(classical_file, tmp_path, monkeypatch):
+    header, blob = members(classical_file)
+    src, out = zipfile.ZipFile(io.BytesIO(blob)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in src.namelist():
+            zf.writestr(name, src.read(name))
+        zf.writestr("bomb.npy", bytes(4 << 20))  # 4 MB of zeros deflate to a few kB
+    monkeypatch.setattr(modelfile, "MAX_WEIGHTS_BYTES", 2 << 20)
+    path = forge(tmp_path / "bomb.ferb", header, out.getvalue())
+    assert path.stat().st_size < (1 << 20)
+    with pytest.raises(ModelFileError, match="would inflate past") as err:
+        load_model(path)
+    one_line(err, path)
+
+
+def test_encrypted_member_is_a_one_line_error(classical_file, tmp_path):
+    header, blob = members(classical_file)
+    path = tmp_path / "locked.ferb"
+    forge(path, header, blob)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("weights.skops")
+        central = zf.start_dir
+    data = bytearray(path.read_bytes())
+    # Set the "encrypted" flag bit in the member's local and central headers: zipfile then asks
+    # for a password (a RuntimeError) instead of reading it.
+    data[info.header_offset + 6] |= 0x1
+    entry = data.index(b"PK\x01\x02" + data[central + 4:central + 8], central)
+    while data[entry + 46:entry + 46 + len(b"weights.skops")] != b"weights.skops":
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 8] |= 0x1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    one_line(err, path)
+
+
+def test_weights_that_do_not_fit_together_fail_at_load_not_at_predict(classical_file, tmp_path):
+    header, blob = members(classical_file)
+    src, out = zipfile.ZipFile(io.BytesIO(blob)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith(".npy") and np.load(io.BytesIO(data)).ndim == 2:
+                buf = io.BytesIO()
+                np.save(buf, np.ones((3, 5)))  # every matrix (PCA components, ...) reshaped
+                data = buf.getvalue()
+            zf.writestr(name, data)
+    path = forge(tmp_path / "mismatched.ferb", header, out.getvalue())
+    with pytest.raises(ModelFileError, match="fails on a blank face") as err:
+        load_model(path)
+    one_line(err, path)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ModelFileError
 from ..modelfile import SUFFIX, CNNWeights, read_header, read_model, write_model
 from .model import FerModel
@@ -51,9 +53,30 @@ def load_model(path: str | os.PathLike) -> FerModel:
 
         estimator = CNNClassifier.from_weights(estimator, source=contents.path)
     h = contents.header
-    return FerModel(estimator=estimator, classes=tuple(h["classes"]), face=dict(h["face"]),
-                    family=h["family"], provenance=dict(h.get("provenance") or {}),
-                    path=contents.path)
+    model = FerModel(estimator=estimator, classes=tuple(h["classes"]), face=dict(h["face"]),
+                     family=h["family"], provenance=dict(h.get("provenance") or {}),
+                     path=contents.path)
+    _probe(model)
+    return model
+
+
+def _probe(model: FerModel) -> None:
+    """Run the loaded model once on a blank face, so weights that do not fit together (an
+    array of another shape, a setting the estimator refuses) fail here, as one line naming the
+    file, rather than as a traceback at the first prediction."""
+    estimator, n = model.estimator, len(model.estimator.classes_)
+    fix = "the file is damaged or not a model fer-bench wrote; train it again"
+    try:
+        proba = np.asarray(estimator.predict_proba(np.zeros((1, model.size, model.size),
+                                                            np.uint8)), dtype=np.float64)
+    except Exception as exc:  # whatever a mismatched estimator raises
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ModelFileError(model.path, f"the model fails on a blank face ({detail})",
+                             fix) from None
+    if proba.shape != (1, n) or not np.isfinite(proba).all():
+        raise ModelFileError(model.path, f"the model gives {proba.shape[-1]} scores for {n} "
+                             "classes" if proba.shape[-1:] != (n,) else
+                             "the model gives non-finite scores", fix)
 
 
 def open_model(path: str | os.PathLike | None = None) -> FerModel:
