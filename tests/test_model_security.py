@@ -87,14 +87,15 @@ def one_line(err: pytest.ExceptionInfo, path: Path) -> str:
 def test_allow_list_covers_every_registered_classical_pipeline_and_nothing_else(data):
     import skops.io as sio
 
-    used: set[str] = set()
+    used: dict[str, set[str]] = {}
     for name in PIPELINES.names(family="classical"):
         blob = sio.dumps(PIPELINES.get(name).load()().fit(*data))
         assert modelfile._untrusted(blob) == [], name
         assert set(sio.get_untrusted_types(data=blob)) <= modelfile.TRUSTED_NAMES, name
-        used |= {name for _, name in modelfile.skops_nodes(blob)}
-    # Every allowed estimator type is one some pipeline saves (the list is derived, not guessed).
-    assert modelfile.TRUSTED_TYPES["ObjectNode"] <= used
+        for loader, type_name in modelfile.skops_nodes(blob):
+            used.setdefault(loader, set()).add(type_name)
+    # Exact: every allowed type is one some pipeline saves (the list is derived, not guessed).
+    assert used == {k: set(v) for k, v in modelfile.TRUSTED_TYPES.items()}
 
 
 @pytest.mark.parametrize("obj", ["function", "kdtree", "transformer"])
