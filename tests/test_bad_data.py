@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakes import make_class_tree, make_fer2013_folder
+from fakes import make_class_tree, make_fer2013_folder, write_corrupt
 from fer_bench.cli.main import main
 from fer_bench.data import load_dataset, verify_dataset
 from fer_bench.data.cache import cache_dir
@@ -91,7 +91,8 @@ def _big_faces() -> FaceDataset:
     rng = np.random.default_rng(0)
     n = 4
     return FaceDataset(name="big", images=rng.integers(0, 256, (n, 80, 80), dtype=np.uint8),
-                       labels=np.zeros(n, np.int64), paths=np.array([f"b{i}.png" for i in range(n)]))
+                       labels=np.zeros(n, np.int64),
+                       paths=np.array([f"b{i}.png" for i in range(n)]))
 
 
 @pytest.mark.parametrize("how", ["half", "empty", "garbage", "wrong-shape"])
@@ -152,6 +153,7 @@ def test_content_hashes_see_pixels_and_shape_not_names():
 
 def test_verify_groups_identical_files(tmp_path, capsys):
     fakes = make_class_tree(tmp_path / "faces")
+    (tmp_path / "faces" / "Happy" / "notes.txt").unlink()  # verify names it: no file problem left
     happy = [f.path for f in fakes if f.path.parent.name == "Happy"]
     shutil.copy(happy[0], tmp_path / "faces" / "Happy" / "copy.png")  # same class
     shutil.copy(happy[1], tmp_path / "faces" / "neutral" / "twin.png")  # another label
@@ -160,11 +162,26 @@ def test_verify_groups_identical_files(tmp_path, capsys):
     assert sorted(sorted(Path(p).name for p in d.paths) for d in dups) == [
         ["copy.png", "img0.png"], ["img1.png", "twin.png"]]
     assert any("labelled happy / neutral" in str(d) for d in dups)
-    assert main(["datasets", "verify", name]) == 1
+    # findings, not file problems: listed one line per group, exit 0 (1 only with --strict)
+    assert main(["datasets", "verify", name]) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "copy.png" in x)
     assert "img0.png" in line and "same pixels" in line
-    assert "2 group(s) of identical images" in out
+    assert "k-fold and cross-dataset splits" in line and "delete all but one copy" in line
+    assert "0 file problem(s); 2 group(s) of identical images" in out
+    assert main(["datasets", "verify", name, "--strict"]) == 1
+    assert "counted as problems (--strict)" in capsys.readouterr().out
+
+
+def test_verify_fails_on_file_problems_and_counts_both(tmp_path, capsys):
+    fakes = make_class_tree(tmp_path / "faces")
+    (tmp_path / "faces" / "Happy" / "notes.txt").unlink()
+    shutil.copy(fakes[0].path, fakes[0].path.parent / "copy.png")
+    write_corrupt(fakes[0].path.parent / "broken.png")
+    assert main(["datasets", "verify", f"folder:{tmp_path / 'faces'}"]) == 1
+    out = capsys.readouterr().out
+    assert "broken.png" in out
+    assert "1 file problem(s); 1 group(s) of identical images (2 files)" in out.splitlines()[-1]
 
 
 def test_verify_flags_a_training_image_copied_into_private_test(tmp_path, capsys):
@@ -174,9 +191,13 @@ def test_verify_flags_a_training_image_copied_into_private_test(tmp_path, capsys
     shutil.copy(train, copy)
     [dup] = verify_dataset("fer2013", tmp_path)
     assert dup.across_splits and sorted(dup.paths) == sorted([str(copy), str(train)])
-    assert main(["datasets", "verify", "fer2013", "--data-root", str(tmp_path)]) == 1
+    # the published split is kept as published: a finding, exit 0, and what it means
+    assert main(["datasets", "verify", "fer2013", "--data-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "across splits" in out and "1 group(s) across splits" in out
+    [line] = [x for x in out.splitlines() if "same pixels" in x]
+    assert "official protocol keeps the published split" in line
+    assert "n_test_duplicates" in line and "k-fold and cross-dataset" in line
 
 
 def _dataset_with_copy(n: int = 60, copy: tuple[int, int] = (3, 40), splits=None) -> FaceDataset:
@@ -212,7 +233,8 @@ def test_guard_allows_a_copy_between_train_and_validation():
 def test_guard_refuses_a_test_dataset_holding_training_images():
     train = _dataset_with_copy(copy=(0, 0))
     test = FaceDataset(name="folder:/y", images=train.images[10:20].copy(),
-                       labels=train.labels[10:20], paths=np.array([f"/y/{i}.png" for i in range(10)]))
+                       labels=train.labels[10:20],
+                       paths=np.array([f"/y/{i}.png" for i in range(10)]))
     with pytest.raises(ProtocolError, match=r"/y/0.png .* /x/img10.png"):
         check_split(Split("all", np.arange(60), np.arange(10)), train, test)
 
@@ -263,7 +285,8 @@ def test_report_and_resume_name_the_bad_line(tmp_path, capsys):
         fh.write("[1,2,3]\n")
     assert main(["report", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {out / 'records.jsonl'}:2: not a result record (a list, not an object); delete that line"
+    assert err == (f"error: {out / 'records.jsonl'}:2: not a result record "
+                   "(a list, not an object); delete that line")
     assert main(["run", "--out", str(out), "--pipelines", "pca-logreg", "--datasets", "synthetic",
                  "--resume", "--no-report", "--no-progress",
                  "--dataset-option", "synthetic.n_per_class=30"]) == 2

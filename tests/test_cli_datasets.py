@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -46,6 +47,24 @@ def test_verify_ok_then_lists_every_problem(root, capsys):
     out = capsys.readouterr().out
     assert "Training_bad1.png" in out and "Training_bad2.png" in out  # all, not the first
     assert "ckplus: OK" in out
+
+
+def test_verify_lists_copies_as_findings_that_keep_exit_0(root, capsys):
+    train = sorted((root / "fer2013" / "train" / "happy").iterdir())[0]
+    shutil.copy(train, root / "fer2013" / "test" / "happy" / "PrivateTest_copy.png")
+    assert main(["datasets", "verify", "--data-root", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [group] = [x for x in lines if "same pixels" in x]  # one line per group
+    assert group.startswith("fer2013: ") and "PrivateTest_copy.png" in group
+    assert "n_test_duplicates" in group and "delete all but one copy" in group
+    assert lines[-2].startswith("fer2013: 0 file problem(s); 1 group(s) of identical images "
+                                "(2 files, 1 group(s) across splits), findings that do not set")
+    assert "ckplus: OK" in lines
+    assert main(["datasets", "verify", "fer2013", "--data-root", str(root), "--strict"]) == 1
+    write_corrupt(root / "fer2013" / "train" / "sad" / "Training_bad.png")
+    capsys.readouterr()
+    assert main(["datasets", "verify", "fer2013", "--data-root", str(root)]) == 1
+    assert "fer2013: 1 file problem(s); 1 group(s)" in capsys.readouterr().out
 
 
 def test_missing_data_root_is_one_line(tmp_path, capsys):

@@ -94,6 +94,32 @@ def test_dry_run_lists_the_clean_jobs_and_names_the_bad_file(half_broken_root, t
     assert not (tmp_path / "out").exists()
 
 
+def test_dry_run_resume_lists_only_what_would_run(tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["run", *CHEAP, *SMALL, "--datasets", "synthetic", "--out", str(out)]
+    assert main([*base, "--seeds", "0", "--no-report"]) == 0
+    records = (out / "records.jsonl").read_bytes()
+    capsys.readouterr()
+
+    argv = [*base, "--seeds", "0,1", "--dry-run"]
+    assert main([*argv, "--resume"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [x.split("  ")[1] for x in lines[:-1]] == [
+        "pca-logreg on synthetic-holdout fold official seed 1"]
+    assert lines[-1] == f"1 jobs; 1 already done in {out / 'records.jsonl'} (--resume skips them)"
+
+    assert main([*argv, "--force"]) == 0  # --force: every job, saying which are redone
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "seed 0" in lines[0] and "seed 1" in lines[1]
+    assert lines[-1].startswith("2 jobs; 1 of them already done") and "--force" in lines[-1]
+
+    assert main(argv) == 2  # as a real run: finished jobs need --resume or --force
+    line = one_line_error(capsys.readouterr().err)
+    assert "1 of these 2 jobs already have results" in line and "--resume" in line
+    assert (out / "records.jsonl").read_bytes() == records  # a dry run writes nothing
+    assert sorted(p.name for p in out.iterdir()) == ["records.jsonl"]
+
+
 # --- 2. synthetic results never enter the real store -------------------------------------------
 
 @pytest.mark.parametrize("selection", [

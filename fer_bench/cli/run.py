@@ -81,10 +81,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--backend", choices=("joblib", "dask"), default="joblib",
                      help="joblib (local processes, default) or dask (a distributed cluster)")
     how.add_argument("--scheduler", metavar="ADDRESS",
-                     help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+                     help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 "
+                          "(default: a local cluster)")
     how.add_argument("--no-report", action="store_true", help="do not write the reports afterwards")
     how.add_argument("--no-progress", action="store_true", help="no progress bar")
-    how.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
+    how.add_argument("--dry-run", action="store_true",
+                     help="list the jobs a run would run now (after --resume / --force) and exit")
     p.set_defaults(func=cmd_run)
 
 
@@ -107,8 +109,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     """The canonical argv of this run (what the records and the README quote)."""
     argv = ["python", "-m", "fer_bench", "run"]
     for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "budget", "view",
-                 "limit_train",
-                 "data_root", "out", "backend", "scheduler"):
+                 "limit_train", "data_root", "out", "backend", "scheduler"):
         value = getattr(args, flag)
         if flag == "seeds":
             value = ",".join(map(str, value))
@@ -125,20 +126,39 @@ def command_line(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _dry_run(jobs: list[Job]) -> int:
-    """List the jobs that would run, then each broken protocol's problem once; exit 1 if any."""
-    runnable = [j for j in jobs if j.problem is None]
+def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = False) -> int:
+    """List the jobs a real run would run now, then each broken protocol's problem once, then
+    the count (with how many ``--resume`` skips or ``--force`` redoes); exit 1 if any is broken.
+
+    The store is filtered as by a real run (:func:`~fer_bench.harness.runner.plan`: finished jobs
+    without ``--resume`` or ``--force`` are the same error) and only read, never written.
+    """
+    from ..harness.runner import plan
+    from ..results.store import ResultStore
+
+    store = ResultStore(out)
+    todo, skipped = plan(jobs, store, resume=resume, force=force)
+    runnable = [j for j in todo if j.problem is None]
     for job in runnable:
         print(f"{job.config_hash[:12]}  {job.describe()}  view={job.view}")
     problems: dict[tuple[str, str], int] = {}
-    for job in jobs:
+    for job in todo:
         if job.problem is not None:
             key = (job.spec.label, job.problem)
             problems[key] = problems.get(key, 0) + 1
     for (label, problem), n in problems.items():
         print(f"cannot run {label} ({n} job{'s' if n != 1 else ''}, would fail): {problem}")
-    broken = len(jobs) - len(runnable)
-    print(f"{len(runnable)} jobs" + (f" ({broken} more would fail on broken data)" if broken else ""))
+    broken = len(todo) - len(runnable)
+    line = f"{len(runnable)} jobs" + (
+        f" ({broken} more would fail on broken data)" if broken else "")
+    if resume:
+        line += f"; {skipped} already done in {store.path} (--resume skips them)"
+    elif force:
+        done = store.ok_hashes() if store.path.exists() else set()
+        redone = sum(j.config_hash in done for j in jobs)
+        if redone:
+            line += f"; {redone} of them already done in {store.path} (--force runs them again)"
+    print(line)
     return 1 if broken else 0
 
 
@@ -198,7 +218,7 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         data_root=args.data_root, budget=args.budget,
     )
     if args.dry_run:
-        return _dry_run(jobs)
+        return _dry_run(jobs, args.out, resume=args.resume, force=args.force)
     command = command_line(args)
     with _sigterm_as_interrupt():
         summary = execute_jobs(

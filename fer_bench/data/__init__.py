@@ -28,12 +28,14 @@ def load_dataset(
     return loader(locate(name, data_root), name=name, cache=cache, **options)
 
 
-def verify_dataset(name: str, data_root: str | os.PathLike | None = None, **options) -> list[DataError]:
-    """Every problem found in dataset ``name``, all of them rather than the first.
+def verify_dataset(name: str, data_root: str | os.PathLike | None = None, **options
+                   ) -> list[DataError]:
+    """Every problem and finding in dataset ``name``, all of them rather than the first.
 
     File problems (unreadable, corrupt, wrong size, misplaced) come first, in file order, then
     one :class:`~fer_bench.errors.DuplicateImages` per group of files with identical pixels
-    (:func:`duplicate_problems`) among the files that decoded.
+    (:func:`duplicate_problems`) among the files that decoded. The groups are findings, not
+    file problems: ``datasets verify`` lists them without failing (unless ``--strict``).
     """
     base, _ = split_name(name)
     loader = DATASETS.get(base).load()
@@ -46,14 +48,20 @@ def verify_dataset(name: str, data_root: str | os.PathLike | None = None, **opti
     return problems + duplicate_problems(ds)
 
 
+#: What copies mean for the splits the suite builds (see :func:`fer_bench.protocols.check_split`).
+_GUARD = ("the k-fold and cross-dataset splits the suite builds refuse copies on both of their "
+          "sides: delete all but one copy to use those protocols")
+
+
 def duplicate_problems(ds: FaceDataset) -> list[DuplicateImages]:
     """One :class:`~fer_bench.errors.DuplicateImages` per group of images with the same pixels.
 
-    Copies in different splits of the dataset (a Training image again in PrivateTest) are a leak:
-    a split the suite builds refuses them, a dataset's own fixed split counts them into its
-    records (see :func:`fer_bench.protocols.check_split`). Copies within one split (or in a
-    dataset without splits, which every k-fold split could leak) weigh one image twice, or
-    contradict each other when their labels differ.
+    A finding rather than a file problem: what copies cost depends on the split. A split the
+    suite builds (k-fold, leave-one-subject-out, cross-dataset) refuses a copy on both of its
+    sides, so the user deletes copies to run those protocols. A dataset's own published split
+    (FER2013's Training / PublicTest / PrivateTest) is kept as published: the official protocol
+    counts the test images that have a copy into its records as ``n_test_duplicates`` (see
+    :func:`fer_bench.protocols.check_split`).
     """
     root = str(ds.meta.get("root") or "")
     out: list[DuplicateImages] = []
@@ -69,11 +77,13 @@ def duplicate_problems(ds: FaceDataset) -> list[DuplicateImages]:
         across = len(tags) > 1
         if across:
             problem += f", across splits {' / '.join(tags)}"
-            fix = ("a leak: the official split counts such copies in its records, a split the "
-                   "suite builds refuses them; delete all but one copy to remove it")
-        elif len(labels) > 1:
-            fix = "keep at most one copy, with its right label"
+            fix = ("the official protocol keeps the published split and records how many test "
+                   f"images have a copy (n_test_duplicates); {_GUARD}")
+        elif ds.splits is not None:
+            fix = f"the official protocol keeps the published split as it is; {_GUARD}"
         else:
-            fix = "keep one copy: copies weigh one image twice and leak across k-fold splits"
+            fix = _GUARD
+        if len(labels) > 1:
+            fix += ", keeping the one with the right label"
         out.append(DuplicateImages(paths, problem, fix, across_splits=across))
     return out

@@ -67,13 +67,15 @@ def _save(ds: FaceDataset, path: Path) -> None:
     if ds.uniform:
         arrays["images"] = ds.images
     else:  # ragged sizes: one flat buffer plus shapes (object arrays would need pickle)
-        arrays["flat"] = np.concatenate([im.ravel() for im in ds.images]) if len(ds) else np.zeros(0, np.uint8)
+        arrays["flat"] = (np.concatenate([im.ravel() for im in ds.images]) if len(ds)
+                          else np.zeros(0, np.uint8))
         arrays["shapes"] = np.array([im.shape for im in ds.images], dtype=np.int64).reshape(-1, 2)
     for attr in ("subjects", "splits"):
         if getattr(ds, attr) is not None:
             arrays[attr] = getattr(ds, attr).astype(str)
     with replacing(path, suffix=".npz") as tmp:  # a killed run never leaves half an entry
-        np.savez(tmp, **arrays)  # uncompressed: 48x48 faces barely compress, zlib costs ~0.4 s a load
+        # uncompressed: 48x48 faces barely compress, and zlib costs ~0.4 s a load
+        np.savez(tmp, **arrays)
 
 
 def _load(path: Path) -> FaceDataset:

@@ -113,7 +113,8 @@ def build_estimator(job: Job, checkpoint_root: str | None = None) -> tuple[Any, 
 
 def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | None:
     """``(N, n_classes)`` scores (probabilities or decision values), ``-inf`` for classes the
-    estimator never saw; ``None`` when it has neither ``predict_proba`` nor ``decision_function``."""
+    estimator never saw; ``None`` when it has neither ``predict_proba`` nor
+    ``decision_function``."""
     for method in ("predict_proba", "decision_function"):
         if hasattr(estimator, method):
             scores = np.asarray(getattr(estimator, method)(X), dtype=float)
@@ -195,7 +196,8 @@ def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: 
     training data (``val_from_train``)."""
     from ..pipelines.base import accepts_validation
 
-    if hasattr(estimator, "get_params") and "refit_on_validation" in estimator.get_params(deep=False):
+    if (hasattr(estimator, "get_params")
+            and "refit_on_validation" in estimator.get_params(deep=False)):
         estimator.set_params(refit_on_validation=bool(val_from_train))
     if X_val is not None and accepts_validation(estimator):
         estimator.fit(X, y, X_val=X_val, y_val=y_val)
@@ -282,8 +284,8 @@ def prepare(job: Job, data_root: str | None) -> JobData:
     crops = [jobdata.faces(d, options[d], data_root, job.face) for d in job.datasets]
     X_all = [c[0][keep] for c, keep in zip(crops, prepared.keep)]
     y_all = [prepared.labels(i) for i in range(len(job.datasets))]
-    split = next((s for s in protocol.splits(prepared.protocol_input, job.seed) if s.fold == job.fold),
-                 None)
+    split = next((s for s in protocol.splits(prepared.protocol_input, job.seed)
+                  if s.fold == job.fold), None)
     if split is None:
         raise LookupError(f"{job.protocol} has no fold {job.fold!r} for seed {job.seed}")
     X_tr, y_tr = X_all[0], y_all[0]
@@ -341,7 +343,8 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     elif X_val is not None and len(X_val):
         val_scores = class_scores(estimator, X_val, len(classes))
         out["val_metrics"] = classification_metrics(
-            y_val, np.asarray(estimator.predict(X_val)), classes, val_scores, n_boot=N_BOOT, seed=job.seed
+            y_val, np.asarray(estimator.predict(X_val)), classes, val_scores, n_boot=N_BOOT,
+            seed=job.seed,
         )
     out["timing"] = {
         "fit_s": fit_s, "predict_s": predict_s,

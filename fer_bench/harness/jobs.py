@@ -20,15 +20,13 @@ from typing import Any, Iterable, Sequence
 from ..data.roots import available, check_named_root, data_root as resolve_root
 from ..errors import DataError, DatasetNotFound, FerBenchError, ProtocolError
 from ..registry import BUDGETS, DATASETS, PIPELINES, PROTOCOLS, SUITES, protocol_for
+from ..results.store import UNPLANNED_FOLD
 
 #: Bump when a change to the harness changes what a job computes (so old records stop matching).
 HARNESS_VERSION = 1
 
 #: The dataset and protocol every selection falls back to when no real data is found.
 SYNTHETIC_PROTOCOL = "synthetic-holdout"
-
-#: The fold of a job whose folds could not be planned because its data is broken.
-UNPLANNED_FOLD = "*"
 
 
 def is_builtin(dataset: str) -> bool:
@@ -172,7 +170,8 @@ def _spec(name: str, datasets: Sequence[str] | None) -> list[ProtocolSpec]:
     if name.startswith("cross:"):
         train, _, test = name[len("cross:"):].partition("->")
         if not (train and test):
-            raise FerBenchError(f"protocol {name!r}: write a cross-dataset protocol as cross:TRAIN->TEST")
+            raise FerBenchError(
+                f"protocol {name!r}: write a cross-dataset protocol as cross:TRAIN->TEST")
         return [ProtocolSpec(name, (train, test))]
     entry = PROTOCOLS.get(name)
     wanted = entry.tags.get("datasets")
@@ -331,7 +330,8 @@ def pipeline_params(pipelines: Sequence[str], assignments: dict[str | None, dict
         for key, value in values.items():
             if key not in names and not var_kw:
                 raise FerBenchError(
-                    f"--param {owner}.{key}: {owner} takes {', '.join(sorted(names)) or 'no parameters'}"
+                    f"--param {owner}.{key}: {owner} takes "
+                    f"{', '.join(sorted(names)) or 'no parameters'}"
                 )
             out[owner][key] = value
     return out
@@ -479,8 +479,8 @@ def expand_jobs(
     jobs: list[Job] = []
     broken: dict[str, BaseException] = {}
     for spec in selection.protocols:
-        options = {d: {**(dataset_options or {}).get(None, {}), **(dataset_options or {}).get(d, {})}
-                   for d in spec.datasets}
+        shared = (dataset_options or {}).get(None, {})
+        options = {d: {**shared, **(dataset_options or {}).get(d, {})} for d in spec.datasets}
         job_view = view or default_view(spec)
         for seed in seeds:
             fold_names, problem, trace = plan_folds(spec, job_view, seed, options, data_root,

@@ -13,8 +13,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..harness.jobs import UNPLANNED_FOLD
 from ..metrics import metrics_from_confusion, per_class_metrics
+from ..results.store import UNPLANNED_FOLD
 
 _SEED_PARAMS = ("random_state", "seed")
 
@@ -137,7 +137,8 @@ class Cell:
 
     def pooled_confusion(self) -> np.ndarray:
         """Sum of the runs' confusion matrices (all runs share the class list)."""
-        return np.sum([np.asarray(r["metrics"]["confusion"]["matrix"]) for r in self.records], axis=0)
+        return np.sum([np.asarray(r["metrics"]["confusion"]["matrix"]) for r in self.records],
+                      axis=0)
 
     def pooled(self) -> dict:
         """Per-class and summary metrics of the pooled confusion matrix, plus top-2 accuracy
@@ -145,8 +146,8 @@ class Cell:
         cm = self.pooled_confusion()
         out: dict[str, Any] = metrics_from_confusion(cm)
         out["per_class"] = per_class_metrics(cm, self.classes)
-        weights = [(r["metrics"].get("top2_accuracy"), r["metrics"].get("n") or r.get("n_test") or 0)
-                   for r in self.records]
+        weights = [(r["metrics"].get("top2_accuracy"),
+                    r["metrics"].get("n") or r.get("n_test") or 0) for r in self.records]
         weights = [(v, w) for v, w in weights if v is not None and w]
         out["top2_accuracy"] = (sum(v * w for v, w in weights) / sum(w for _, w in weights)
                                 if weights else None)
@@ -218,5 +219,6 @@ def _fmt_value(v: Any) -> str:
 
 
 def is_cross(cell_or_record: Cell | dict) -> bool:
-    protocol = cell_or_record.protocol if isinstance(cell_or_record, Cell) else cell_or_record["protocol"]
+    protocol = (cell_or_record.protocol if isinstance(cell_or_record, Cell)
+                else cell_or_record["protocol"])
     return protocol.startswith("cross:")

@@ -12,7 +12,6 @@ from typing import Iterable, Sequence
 
 from tabulate import tabulate
 
-from ..harness.jobs import ProtocolSpec
 from ..registry import PIPELINES, protocol_for
 from .aggregate import Cell, failed_records, group, is_cross, ok_records
 
@@ -88,8 +87,8 @@ def render_methods(records: Sequence[dict]) -> str:
     if not cells:
         return "\n".join(lines + ["No within-dataset results yet.", ""])
     lines += [
-        "Accuracy (%) on each protocol's test data, mean ± standard deviation over folds × seeds, "
-        "with the number of runs in parentheses. Cross-dataset results are in "
+        "Accuracy (%) on each protocol's test data, mean ± standard deviation over folds × "
+        "seeds, with the number of runs in parentheses. Cross-dataset results are in "
         "[cross_dataset.md](cross_dataset.md); per-class reports are linked from each protocol's "
         "table.", "",
     ]
@@ -112,7 +111,8 @@ def render_methods(records: Sequence[dict]) -> str:
                 mean_std(c, "balanced_accuracy", runs=False), mean_std(c, "macro_f1", runs=False),
                 mean_std(c, "top2_accuracy", runs=False),
                 mean_std(c, "accuracy", source="val_metrics", runs=False),
-                seconds(c.mean("fit_s", "timing")), number(c.mean("predict_ms_per_image", "timing")),
+                seconds(c.mean("fit_s", "timing")),
+                number(c.mean("predict_ms_per_image", "timing")),
                 number(c.mean("peak_rss_mb", "timing"), 4),
                 number(c.mean("n_train", None), 6), number(c.mean("n_test", None), 6),
             ])
@@ -158,7 +158,8 @@ def render_cross(records: Sequence[dict]) -> str:
         for c in row_cells:
             variants.setdefault(c.column_label[len(c.protocol):].strip(), []).append(c)
         for variant, vcells in variants.items():
-            pairs = {(c.records[0]["train_dataset"], c.records[0]["test_dataset"]): c for c in vcells}
+            pairs = {(c.records[0]["train_dataset"], c.records[0]["test_dataset"]): c
+                     for c in vcells}
             names = sorted({d for pair in pairs for d in pair})
             table = []
             for a in names:
@@ -166,7 +167,8 @@ def render_cross(records: Sequence[dict]) -> str:
                 for b in names:
                     if a == b:
                         home = _home_cell(within, row, a, variant)
-                        row_out.append(f"*{mean_std(home, 'accuracy', runs=False)}*" if home else "—")
+                        row_out.append(f"*{mean_std(home, 'accuracy', runs=False)}*"
+                                       if home else "—")
                     elif (a, b) in pairs:
                         row_out.append(f"[{mean_std(pairs[(a, b)], 'accuracy', runs=False)}]"
                                        f"({report_name(pairs[(a, b)])})")
@@ -178,7 +180,8 @@ def render_cross(records: Sequence[dict]) -> str:
             for (a, b), c in sorted(pairs.items()):
                 dropped = c.records[0].get("dropped_classes") or []
                 lines.append(f"- {a} → {b}: {c.n} run(s), scored on {', '.join(c.classes)}"
-                             + (f"; dropped (not in both): {', '.join(dropped)}" if dropped else ""))
+                             + (f"; dropped (not in both): {', '.join(dropped)}"
+                                if dropped else ""))
             lines.append("")
     return "\n".join(lines)
 
@@ -186,8 +189,10 @@ def render_cross(records: Sequence[dict]) -> str:
 def _home_cell(cells: Iterable[Cell], row: str, dataset: str, variant: str) -> Cell | None:
     """The within-dataset cell of ``row`` for ``dataset`` (its own protocol), preferring the
     same column variant as the cross-dataset matrix."""
-    label = ProtocolSpec(protocol_for(dataset), (dataset,)).label
-    options = [c for c in cells if c.row_label == row and c.protocol == label]
+    protocol = protocol_for(dataset)
+    options = [c for c in cells if c.row_label == row and c.records
+               and c.records[0].get("protocol") == protocol
+               and c.records[0].get("datasets") == [dataset]]
     same = [c for c in options if c.column_label[len(c.protocol):].strip() == variant]
     return (same or options or [None])[0]
 
@@ -214,7 +219,8 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
     support = [m["support"] for m in pooled["per_class"].values()]
 
     def weighted(key: str) -> float:
-        return sum(m[key] * m["support"] for m in pooled["per_class"].values()) / max(sum(support), 1)
+        total = sum(m[key] * m["support"] for m in pooled["per_class"].values())
+        return total / max(sum(support), 1)
 
     rows.append(["**avg / total**", pct(weighted("accuracy")), pct(weighted("precision")),
                  pct(weighted("recall")), pct(weighted("f1")), str(total)])
@@ -246,7 +252,8 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
                   f"of the model.", ""]
     classes = cell.classes
     lines += ["## Confusion matrix (counts; rows true, columns predicted)", "",
-              _table([[c, *map(str, cm[i])] for i, c in enumerate(classes)], ["true \\ predicted", *classes]),
+              _table([[c, *map(str, cm[i])] for i, c in enumerate(classes)],
+                     ["true \\ predicted", *classes]),
               ""]
     if has_confusion_png:
         lines += [f"![normalised confusion matrix]({confusion_name(cell)})", ""]
@@ -258,10 +265,12 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
         run_rows.append([str(r["fold"]), str(r["seed"]), pct(m["accuracy"]),
                          f"{pct(m['accuracy_ci95'][0])}–{pct(m['accuracy_ci95'][1])}"
                          if m.get("accuracy_ci95") and None not in m["accuracy_ci95"] else "—",
-                         pct(m.get("macro_f1")), str(r.get("n_train", "")), str(r.get("n_test", "")),
+                         pct(m.get("macro_f1")), str(r.get("n_train", "")),
+                         str(r.get("n_test", "")),
                          seconds((r.get("timing") or {}).get("fit_s"))])
-    lines += ["## Runs", "", _table(run_rows, ["fold", "seed", "accuracy %", "95 % CI", "macro-F1 %",
-                                               "train images", "test images", "fit (s)"]), ""]
+    lines += ["## Runs", "", _table(run_rows, ["fold", "seed", "accuracy %", "95 % CI",
+                                               "macro-F1 %", "train images", "test images",
+                                               "fit (s)"]), ""]
     params = cell.records[0].get("params") or {}
     lines += [f"Pipeline parameters: `{params}`; label view `{cell.records[0].get('view')}`; "
               f"config hash of the first run `{cell.records[0]['config_hash'][:16]}`.", ""]
@@ -305,14 +314,15 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
     lines = [MARKER, "", "# fer-bench results", ""]
     if ok:
         stamps = sorted(r["finished_at"] for r in ok if r.get("finished_at"))
-        lines += [f"{len(ok)} finished runs ({len(failed_records(records))} failed), finished between "
-                  f"{stamps[0]} and {stamps[-1]} (UTC).", ""]
+        lines += [f"{len(ok)} finished runs ({len(failed_records(records))} failed), finished "
+                  f"between {stamps[0]} and {stamps[-1]} (UTC).", ""]
     else:
         lines += ["No finished runs yet.", ""]
     if cells:
         lines += ["## Headline: best test accuracy (%) per pipeline and protocol", "",
                   "Best mean over folds × seeds among the pipeline's parameter variants and label "
-                  "views; details in [methods.md](methods.md) and [cross_dataset.md](cross_dataset.md).", ""]
+                  "views; details in [methods.md](methods.md) and "
+                  "[cross_dataset.md](cross_dataset.md).", ""]
         lines += [headline_table(cells), ""]
 
     commands = []
@@ -343,15 +353,18 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
     if envs:
         machines = Counter((e.get("hostname"), e.get("cpu"), e.get("n_cores"), e.get("device"))
                            for e in envs)
-        rows = [[str(h), str(cpu), str(n), str(dev), str(k)] for (h, cpu, n, dev), k in machines.items()]
+        rows = [[str(h), str(cpu), str(n), str(dev), str(k)]
+                for (h, cpu, n, dev), k in machines.items()]
         lines += ["## Machine", "", _table(rows, ["host", "CPU", "cores", "device", "runs"]), ""]
         latest = envs[-1]
-        versions = [["python", latest.get("python", "")], ["fer-bench", latest.get("fer_bench", "")]]
+        versions = [["python", latest.get("python", "")],
+                    ["fer-bench", latest.get("fer_bench", "")]]
         versions += [[k, v] for k, v in (latest.get("packages") or {}).items()]
         commits = sorted({str(e.get("git_commit")) for e in envs if e.get("git_commit")})
         lines += ["## Versions", "", _table(versions, ["package", "version"]), ""]
         if len({_freeze(e.get("packages")) for e in envs}) > 1:
-            lines += ["Package versions differ between runs; each record in records.jsonl has its own.", ""]
+            lines += ["Package versions differ between runs; each record in records.jsonl has "
+                      "its own.", ""]
         if commits:
             lines += [f"Git commit(s): {', '.join(f'`{c[:12]}`' for c in commits)}.", ""]
 
@@ -367,8 +380,8 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
     failed = failed_records(records)
     if failed:
         lines += ["", "## Failed runs", "", _table(
-            [[r.get("pipeline", ""), r.get("protocol_label") or r.get("protocol", ""), str(r.get("fold")),
-              str(r.get("seed")), str(r.get("error", ""))] for r in failed],
+            [[r.get("pipeline", ""), r.get("protocol_label") or r.get("protocol", ""),
+              str(r.get("fold")), str(r.get("seed")), str(r.get("error", ""))] for r in failed],
             ["pipeline", "protocol", "fold", "seed", "error"]),
             "", "Tracebacks are in `failures.log`."]
     lines.append("")

@@ -5,8 +5,9 @@ Records are only ever appended, each as one line written by a single ``os.write`
 killed run leaves at worst a partial last line. The loader skips such a line and the next append
 cuts it off first; any other line that is not a record (invalid JSON, or valid JSON that is no
 record: ``[1, 2]``, ``{}``, an object without ``config_hash``) is corruption no writer of this
-store leaves, and stops the reader with the file and line named. A job run again (``--force``, or ``--resume`` after a failure) appends a new
-record with the same ``config_hash``; readers see only the latest one.
+store leaves, and stops the reader with the file and line named. A job run again (``--force``,
+or ``--resume`` after a failure) appends a new record with the same ``config_hash``; readers see
+only the latest one.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ RECORDS = "records.jsonl"
 FAILURE_LOG = "failures.log"
 #: What a finished record with metrics names besides its ``config_hash``: reports group by these.
 SCORED_KEYS = ("pipeline", "protocol", "fold", "seed")
+#: The ``fold`` of a job (and its failed record) whose folds could not be planned because its
+#: data is broken; the harness writes it, the reports recognise it.
+UNPLANNED_FOLD = "*"
 
 
 def _plain(value: Any) -> Any:
@@ -114,8 +118,8 @@ def load_records(path: str | os.PathLike, latest: bool = True) -> list[dict]:
 
     A final line cut short by a killed run is ignored. Any other line that is not a record
     (invalid JSON, or JSON that :func:`record_problem` rejects) is a :class:`FerBenchError`
-    naming the file, the line and what is wrong. With ``latest``, only the last record of each ``config_hash`` is
-    kept, at the position of that last record.
+    naming the file, the line and what is wrong. With ``latest``, only the last record of each
+    ``config_hash`` is kept, at the position of that last record.
     """
     path = Path(path)
     if path.is_dir():
