@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import cv2
+import fakes
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,9 +22,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.dummy import DummyClassifier
 
-from fakes import face, make_class_tree, write_image
+from fakes import (
+    face, make_ckplus_original, make_class_tree, make_fer2013_csv, make_jaffe, write_image,
+)
 from fer_bench.apps.predict import predict_files
-from fer_bench.data import folder, load_dataset, verify_dataset
+from fer_bench.data import ckplus, fer2013, folder, jaffe, load_dataset, verify_dataset
 from fer_bench.data.cache import fingerprint
 from fer_bench.data.io import (
     MAX_PIXELS, MAX_PIXELS_ENV, IMAGE_EXTENSIONS, read_color, read_gray, to_gray_uint8,
@@ -136,6 +139,46 @@ def test_opencv_errors_are_data_errors(tmp_path, monkeypatch):
     assert one_line(exc).startswith(f"{bomb}: OpenCV cannot decode it (")
 
 
+def radiance_bomb(path: Path, width: int, height: int) -> Path:
+    """A Radiance HDR header claiming ``width`` x ``height`` (32000x32000 decodes to 12 GB) with a
+    few bytes of pixels: a format OpenCV decodes but Pillow cannot read the size of."""
+    header = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode()
+    path.write_bytes(header + b"\x02\x02\x7d\x00" * 16)
+    return path
+
+
+@pytest.mark.parametrize("read", [read_gray, read_color])
+@pytest.mark.parametrize("name", ["bomb.png", "bomb.hdr"])
+def test_format_without_a_checked_header_is_refused_undecoded(tmp_path, monkeypatch, read, name):
+    bomb = radiance_bomb(tmp_path / name, 32000, 32000)
+    decoded = []
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(a))  # it must not get there
+    with pytest.raises(DataError) as exc:
+        read(bomb)
+    assert one_line(exc).startswith(
+        f"{bomb}: corrupt image, or not a PNG/JPEG/BMP/TIFF/PNM/WebP image (")
+    assert not decoded
+
+
+@pytest.mark.parametrize("ext, dtype, channels", [
+    (".tiff", np.uint8, 1), (".tif", np.uint16, 3), (".tiff", np.float32, 1),
+    (".png", np.uint16, 1), (".png", np.uint16, 4), (".pgm", np.uint8, 1), (".ppm", np.uint8, 3),
+    (".pbm", np.uint8, 1), (".bmp", np.uint8, 3), (".webp", np.uint8, 3), (".jpg", np.uint8, 3),
+])
+def test_every_format_fer_bench_reads_still_loads(tmp_path, ext, dtype, channels):
+    rng = np.random.default_rng(0)
+    shape = (12, 10) if channels == 1 else (12, 10, channels)
+    image = (rng.random(shape) * (255 if dtype == np.uint8 else 60000)).astype(dtype)
+    if ext == ".pbm":
+        image = np.where(image > 127, 255, 0).astype(np.uint8)
+    path = write_image(tmp_path / f"img{ext}", image)
+    gray = read_gray(path)
+    assert gray.shape == (12, 10) and read_color(path).shape == (12, 10, 3)
+    if dtype == np.uint8:  # 8-bit: exactly OpenCV's pixels, BGR made gray as fakes.gray does
+        decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(gray, fakes.gray(decoded))
+
+
 def test_verify_lists_the_bomb_and_every_other_problem(tmp_path):
     make_class_tree(tmp_path)
     bomb = png_bomb(tmp_path / "Happy" / "bomb.png", 50000, 50000)
@@ -218,10 +261,104 @@ def test_load_dataset_names_the_broken_link(tmp_path):
         load_dataset(f"folder:{tmp_path}")
 
 
+LINK_FIX = "(repair the link or delete it)"
+LOOP_PROBLEM = f"symbolic link loop {LINK_FIX}"
+
+
+def loop(path: Path) -> Path:
+    """``path`` made a symbolic link loop (path -> path.loop -> path), replacing any file there."""
+    if path.exists():
+        path.unlink()
+    os.symlink(f"{path.name}.loop", path)
+    os.symlink(path.name, path.with_name(f"{path.name}.loop"))
+    return path
+
+
+def assert_reported(name: str, root: Path, bad: Path, problem: str) -> None:
+    """``bad`` reported with ``problem``: among verify's problems, and as load's one-line error
+    (with and without the cache, which stats the files first)."""
+    assert f"{bad}: {problem}" in [str(p) for p in verify_dataset(name, root)]
+    for cache in (True, False):
+        with pytest.raises(DataError) as exc:
+            load_dataset(name, root, cache=cache)
+        assert one_line(exc) == f"{bad}: {problem}"
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_jaffe_names_the_broken_link(tmp_path, kind):
+    make_jaffe(tmp_path / "jaffe")
+    bad = tmp_path / "jaffe" / "KA.SU1.40.tiff"
+    if kind == "loop":
+        loop(bad)
+        problem = LOOP_PROBLEM
+    else:
+        os.symlink("KA.SU1.99.tiff", bad)
+        problem = f"broken symbolic link to KA.SU1.99.tiff {LINK_FIX}"
+    assert_reported("jaffe", tmp_path, bad, problem)
+    errors: list[DataError] = []
+    assert len(jaffe.load(tmp_path / "jaffe", cache=False, errors=errors)) == 8  # the rest loads
+
+
+def test_ckplus_names_a_looped_emotion_file(tmp_path):
+    make_ckplus_original(tmp_path / "ckplus")
+    bad = loop(tmp_path / "ckplus" / "Emotion" / "S010" / "004" / "S010_004_00000005_emotion.txt")
+    assert_reported("ckplus", tmp_path, bad, LOOP_PROBLEM)
+    errors: list[DataError] = []
+    ds = ckplus.load(tmp_path / "ckplus", cache=False, errors=errors)
+    assert [str(e) for e in errors] == [f"{bad}: {LOOP_PROBLEM}"] and "S010" in set(ds.subjects)
+
+
+def test_ckplus_names_a_dangling_sequence_folder(tmp_path):
+    root = tmp_path / "ckplus"
+    make_ckplus_original(root)
+    seq = root / "cohn-kanade-images" / "S022" / "001"
+    seq.rename(root / "moved")
+    os.symlink(root / "elsewhere", seq)
+    assert_reported("ckplus", tmp_path, seq,
+                    f"broken symbolic link to {root / 'elsewhere'} {LINK_FIX}")
+
+
+@pytest.mark.parametrize("where", ["fer2013.csv", "fer2013/fer2013.csv"])
+def test_fer2013_names_a_looped_csv(tmp_path, where):
+    csv = tmp_path / "fer2013" / where
+    make_fer2013_csv(csv)
+    loop(csv)
+    assert_reported("fer2013", tmp_path, csv, LOOP_PROBLEM)
+    with pytest.raises(DataError, match="symbolic link loop"):
+        fer2013.load(csv)  # the file named itself
+
+
+def test_fer2013_names_a_dangling_split_folder(tmp_path):
+    root = tmp_path / "fer2013"
+    root.mkdir()
+    os.symlink(tmp_path / "unmounted" / "train", root / "train")
+    (root / "README").write_text("FER2013\n")
+    bad = root / "train"
+    assert_reported("fer2013", tmp_path, bad,
+                    f"broken symbolic link to {tmp_path / 'unmounted' / 'train'} {LINK_FIX}")
+
+
+def test_folder_labels_csv_names_the_broken_links(tmp_path):
+    fakes.make_labels_csv_folder(tmp_path)
+    bad = loop(tmp_path / "b.png")
+    name = f"folder:{tmp_path}"
+    assert_reported(name, tmp_path, bad, LOOP_PROBLEM)
+    loop(tmp_path / "labels.csv")
+    assert_reported(name, tmp_path, tmp_path / "labels.csv", LOOP_PROBLEM)
+
+
+def test_class_folder_behind_a_broken_link_is_named(tmp_path):
+    make_class_tree(tmp_path)
+    os.symlink(tmp_path / "gone", tmp_path / "surprise")
+    assert_reported(f"folder:{tmp_path}", tmp_path, tmp_path / "surprise",
+                    f"broken symbolic link to {tmp_path / 'gone'} {LINK_FIX}")
+
+
 # --- 4. a class folder that cannot be listed -----------------------------------------------------
 
 def refuse_listing(monkeypatch, forbidden: Path) -> None:
-    """Listing ``forbidden`` fails as under ``chmod 000`` (which root, running the tests, ignores)."""
+    """Listing ``forbidden`` fails as under ``chmod 000`` (which root, running the tests,
+    ignores)."""
     real = os.scandir
 
     def scandir(path="."):

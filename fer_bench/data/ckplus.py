@@ -19,7 +19,10 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound, UsageError
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import build_dataset, class_tree, image_files, load_cached, report, require_dir
+from .io import read_error
+from .walk import (
+    broken_link, build_dataset, class_tree, image_files, load_cached, report, require_dir,
+)
 
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"
@@ -59,13 +62,13 @@ def load(
     """
     path = Path(path)
     require_dir(path, LAYOUT)
-    if (path / IMAGES_DIR).is_dir() or (path / EMOTION_DIR).is_dir():
+    if any((path / sub).is_dir() or broken_link(path / sub) for sub in (IMAGES_DIR, EMOTION_DIR)):
         return _load_original(path, name=name, cache=cache, errors=errors,
                               n_frames=3 if n_frames is None else n_frames,
                               first_as_neutral=first_as_neutral)
     if n_frames is not None or first_as_neutral:
-        raise UsageError(f"ckplus: n_frames / first_as_neutral apply to the original release only; "
-                         f"{path} holds CK+48 crops (already the last 3 frames)")
+        raise UsageError(f"ckplus: n_frames / first_as_neutral apply to the original release "
+                         f"only; {path} holds CK+48 crops (already the last 3 frames)")
     return _load_ck48(path, name=name, cache=cache, errors=errors)
 
 
@@ -94,13 +97,17 @@ def _load_original(path: Path, *, name: str, cache: bool, errors: list[DataError
     if not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
         raise UsageError(f"ckplus: n_frames must be a positive integer, not {n_frames!r}")
     for sub in (IMAGES_DIR, EMOTION_DIR):
+        link = broken_link(path / sub)
+        if link is not None:
+            raise link
         if not (path / sub).is_dir():
             raise DatasetNotFound(path / sub, "folder missing from the original CK+ release",
                                   f"extract both {IMAGES_DIR}/ and {EMOTION_DIR}/ into {path}")
     label_files = sorted((path / EMOTION_DIR).rglob("*_emotion.txt"))
     if not label_files:
         raise DatasetNotFound(path / EMOTION_DIR, "no *_emotion.txt label files",
-                              "extract Emotion_labels.zip (Emotion/Sxxx/yyy/*_emotion.txt) here")
+                              "extract Emotion_labels.zip (Emotion/Sxxx/yyy/*_emotion.txt) "
+                              "here")
     files, labels, subjects = [], [], []
     for txt in label_files:
         code = _read_code(txt, errors)
@@ -110,8 +117,9 @@ def _load_original(path: Path, *, name: str, cache: bool, errors: list[DataError
         seq = path / IMAGES_DIR / rel
         frames = image_files(seq, None, recursive=False) if seq.is_dir() else []
         if not frames:
-            report(errors, DataError(txt, f"no image frames in {seq}",
-                                     f"extract the sequence into {IMAGES_DIR}/{rel.as_posix()}"))
+            report(errors, broken_link(seq) or DataError(
+                txt, f"no image frames in {seq}",
+                f"extract the sequence into {IMAGES_DIR}/{rel.as_posix()}"))
             continue
         subject = rel.parts[0].upper()
         picked = [(f, EMOTION_CODES[code]) for f in frames[-n_frames:]]
@@ -134,8 +142,12 @@ def _read_code(txt: Path, errors: list[DataError] | None) -> int | None:
     fix = "re-extract Emotion_labels.zip; the file holds one code 0..7 such as 3.0000000e+00"
     try:
         tokens = txt.read_text(errors="replace").split()
+    except OSError as exc:  # a link loop, a dangling link, no permission: said as such
+        report(errors, read_error(txt, exc))
+        return None
+    try:
         value = float(tokens[0]) if len(tokens) == 1 else None
-    except (OSError, ValueError):
+    except ValueError:
         value = None
     if value is None or not value.is_integer() or int(value) not in EMOTION_CODES:
         report(errors, DataError(txt, "not an emotion code 0..7", fix))

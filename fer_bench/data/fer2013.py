@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import DataError, DatasetNotFound, UsageError
 from .dataset import FaceDataset
-from .walk import class_tree, decode_all, is_skipped, load_cached, report, stack
+from .io import read_error
+from .walk import broken_link, class_tree, decode_all, is_skipped, load_cached, report, stack
 
 SIZE = (48, 48)
 SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -63,6 +64,9 @@ def load(
     if format not in FORMATS:
         raise UsageError(f"fer2013: format must be one of None, 'folder', 'csv', not {format!r}")
     path = Path(path)
+    link = broken_link(path)
+    if link is not None:
+        raise link
     if path.is_file():
         if format == "folder":
             raise DatasetNotFound(path, "is a file",
@@ -71,7 +75,7 @@ def load(
     if not path.is_dir() or not any(not is_skipped(p) for p in path.iterdir()):
         what = "dataset folder not found" if not path.exists() else "dataset folder is empty"
         raise DatasetNotFound(path, what, f"put {LAYOUT} there")
-    parts = _parts(path)
+    parts = _parts(path, errors)
     csv = _find_csv(path)
     if format == "csv" or (format is None and not parts and csv is not None):
         if csv is None:
@@ -84,16 +88,29 @@ def load(
 
 # --- image-folder release ------------------------------------------------------------------
 
-def _parts(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and p.name.lower() in _PART_SPLITS)
+def _parts(path: Path, errors: list[DataError] | None) -> list[Path]:
+    """The split folders (``train/``, ``test/``, ...); one behind a broken link is reported."""
+    parts = []
+    for p in sorted(path.iterdir()):
+        if p.name.lower() not in _PART_SPLITS:
+            continue
+        if p.is_dir():
+            parts.append(p)
+        elif (link := broken_link(p)) is not None:
+            report(errors, link)
+    return parts
 
 
 def _find_csv(path: Path) -> Path | None:
-    if (path / CSV_NAME).is_file():
-        return path / CSV_NAME
-    # the Kaggle tarball extracts to fer2013/fer2013.csv, so one level down counts too
-    nested = sorted(path.glob(f"*/{CSV_NAME}"))
-    return nested[0] if nested else None
+    """``fer2013.csv`` here or one level down (the Kaggle tarball extracts to fer2013/fer2013.csv).
+
+    A link loop or dangling link by that name counts: reading it then says what is wrong.
+    """
+    nested = sorted(p / CSV_NAME for p in path.iterdir() if p.is_dir())
+    for csv in (path / CSV_NAME, *nested):
+        if csv.is_file() or broken_link(csv) is not None:
+            return csv
+    return None
 
 
 def _split_of(file: Path, part: str, has_val: bool) -> str | None:
@@ -177,8 +194,7 @@ def parse_csv(csv: Path, errors: list[DataError] | None = None
     try:
         data = csv.read_bytes()
     except OSError as exc:
-        raise DataError(csv, f"cannot read file ({exc.strerror})",
-                        "check its permissions") from None
+        raise read_error(csv, exc) from None
     rows = data.split(b"\n")
     first = rows[0].decode("utf-8", "replace").strip("\ufeff\r")
     header = [h.strip().lower() for h in first.split(",")]

@@ -13,7 +13,10 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import accepted_names, build_dataset, class_tree, load_cached, report, require_dir
+from .io import read_error
+from .walk import (
+    accepted_names, broken_link, build_dataset, class_tree, load_cached, report, require_dir,
+)
 
 LABELS_CSV = "labels.csv"
 LAYOUT = (f"<class>/<image> folders (angry, disgust, fear, happy, sad, surprise, neutral, "
@@ -40,10 +43,10 @@ def load(
         Gray uint8 ``images``, canonical ``labels``, ``subjects`` when ``labels.csv`` has them.
     """
     path = Path(path)
-    if path.is_file() and path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" and (path.is_file() or broken_link(path) is not None):
         return _load_labels_csv(path.parent, path, name=name, cache=cache, errors=errors)
     require_dir(path, LAYOUT)
-    if (path / LABELS_CSV).is_file():
+    if (path / LABELS_CSV).is_file() or broken_link(path / LABELS_CSV) is not None:
         return _load_labels_csv(path, path / LABELS_CSV, name=name, cache=cache, errors=errors)
     items = class_tree(path, errors, layout=LAYOUT)
     files = [f for f, _ in items]
@@ -63,7 +66,9 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
             reader = csv.reader(fh)
             header = [h.strip().lower() for h in next(reader, [])]
             rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except OSError as exc:
+        raise read_error(table, exc) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(table, f"cannot read ({exc})", "save it as UTF-8 CSV text") from None
     if "path" not in header or "label" not in header:
         raise DataError(f"{table}:1",
@@ -94,8 +99,9 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
             continue
         file = root / rel
         if not rel or not file.is_file():
-            report(errors, DataError(where, f"image {rel!r} not found in {root}",
-                                     "fix the path (relative to the folder) or delete the row"))
+            report(errors, (broken_link(file) if rel else None) or DataError(
+                where, f"image {rel!r} not found in {root}",
+                "fix the path (relative to the folder) or delete the row"))
             continue
         files.append(file)
         labels.append(code)

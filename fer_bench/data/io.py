@@ -14,24 +14,29 @@ from PIL import Image
 
 from ..errors import DataError, ImageError, UsageError
 
-#: Extensions OpenCV decodes that we treat as images when walking a folder.
+#: Extensions of the image formats fer-bench reads. Each is a format whose header Pillow reads
+#: without decoding, so the size of every image is known, and checked, before OpenCV decodes it.
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".webp"}
 )
 
 #: Largest image (width x height) decoded; ``$FER_BENCH_MAX_PIXELS`` overrides it. 50 MP admits
-#: every camera photo (8000x6000 is 48 MP, a 50 MP full-frame sensor 8640x5760) and decodes to at
-#: most 400 MB (16-bit BGRA); a face needs far fewer pixels. A decompression bomb (a few-MB PNG of
-#: 50000x50000) is refused from its header, before anything is allocated.
+#: every camera photo (8000x6000 is 48 MP, a 50 MP full-frame sensor 8640x5760) and decodes to
+#: at most 400 MB (16-bit BGRA); a face needs far fewer pixels. A decompression bomb (a few-MB
+#: PNG of 50000x50000) is refused from its header, before anything is allocated.
 MAX_PIXELS = 50_000_000
 MAX_PIXELS_ENV = "FER_BENCH_MAX_PIXELS"
-_LINK_FIX = "point the link at the image or delete it"
+_LINK_FIX = "repair the link or delete it"
 _TOO_LARGE_FIX = (f"a decompression bomb or far too large for a face: shrink it, or raise "
                   f"{MAX_PIXELS_ENV} if it is genuine")
-# Formats whose header Pillow reads without decoding (the pixel data is never touched). Others
-# OpenCV reads (Radiance HDR, PFM, ...) fall back to OpenCV's own cap of 2**30 pixels and the
-# size check after decoding.
-_HEADER_FORMATS = ("PNG", "JPEG", "BMP", "PPM", "TIFF", "GIF", "JPEG2000", "SUN", "WEBP")
+# The Pillow formats of IMAGE_EXTENSIONS (PPM reads .pgm, .ppm and .pbm). A file whose header
+# none of them parses is refused undecoded: OpenCV also reads formats such as Radiance HDR and
+# colour PFM whose size nothing checks before OpenCV allocates it, up to its own cap of 2**30 pixels
+# (a 4 MB HDR file of 32000x32000 would decode to 12 GB). OpenCV's cap can be lowered only by
+# $OPENCV_IO_MAX_IMAGE_PIXELS set before cv2 is first imported; OpenCV reads it once, at import.
+_HEADER_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "PPM", "WEBP")
+_UNKNOWN_FORMAT = "corrupt image, or not a PNG/JPEG/BMP/TIFF/PNM/WebP image"
+_UNKNOWN_FIX = "re-download it, save it as 8- or 16-bit PNG or JPEG, or remove it"
 # Pillow warns while it reads some headers (its decompression-bomb check, which MAX_PIXELS
 # replaces; corrupt EXIF in a TIFF): that would print more lines beside the one-line error.
 # catch_warnings swaps process-wide state, so the loaders' decoding threads take turns.
@@ -57,6 +62,36 @@ def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def link_error(path: str | os.PathLike, exc: OSError) -> DataError | None:
+    """The error for ``path`` when opening it failed with ``exc`` because of a symbolic link.
+
+    A link loop and a dangling link (naming its target) get their own one-line error, with the
+    fix; None when no link is to blame. Every loader reports links through this one function.
+    """
+    if exc.errno == errno.ELOOP:
+        return DataError(path, "symbolic link loop", _LINK_FIX)
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:  # removed meanwhile
+            target = "a missing file"
+        return DataError(path, f"broken symbolic link to {target}", _LINK_FIX)
+    return None
+
+
+def read_error(path: str | os.PathLike, exc: OSError) -> DataError:
+    """The one-line error for a file whose reading failed with ``exc``.
+
+    A link loop or dangling link (:func:`link_error`), a missing file, or an unreadable one.
+    """
+    problem = link_error(path, exc)
+    if problem is not None:
+        return problem
+    if isinstance(exc, FileNotFoundError):
+        return DataError(path, "file not found", "check the path or re-extract the dataset")
+    return DataError(path, f"cannot read file ({exc.strerror or exc})", "check its permissions")
+
+
 def _truncated(data: bytes, suffix: str) -> bool:
     # OpenCV decodes a truncated JPEG/PNG with only a stderr warning, filling the rest with gray;
     # a missing end marker is the cheap, reliable sign of a cut-off file.
@@ -70,23 +105,18 @@ def _truncated(data: bytes, suffix: str) -> bool:
 def _decode(path: Path) -> np.ndarray:
     """The decoded, EXIF-oriented image at ``path`` as OpenCV returns it (any depth/channels).
 
-    The size is read from the header first and an image over :func:`max_pixels` is refused
-    before it is decoded. Raises :class:`DataError` naming the file for a missing, unreadable,
-    empty, too large, corrupt, truncated or non-image file, and for a broken symbolic link.
+    The size is read from the header first and an image over :func:`max_pixels`, or one whose
+    header is not of a format fer-bench reads, is refused before it is decoded. Raises
+    :class:`DataError` naming the file for a missing, unreadable, empty, too large, corrupt,
+    truncated or non-image file, and for a symbolic link loop or a dangling link.
     """
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise DataError(path, f"broken symbolic link to {os.readlink(path)}", _LINK_FIX
-                            ) from None
-        raise DataError(path, "file not found", "check the path or re-extract the dataset") from None
     except IsADirectoryError:
-        raise DataError(path, "is a directory, not an image", "name the image files in it") from None
+        raise DataError(path, "is a directory, not an image", "name the image files in it"
+                        ) from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataError(path, "symbolic link loop", _LINK_FIX) from None
-        raise DataError(path, f"cannot read file ({exc.strerror})", "check its permissions") from None
+        raise read_error(path, exc) from None
     if not data:
         raise DataError(path, "empty file", "re-download or delete it")
     limit = max_pixels()
@@ -98,7 +128,8 @@ def _decode(path: Path) -> np.ndarray:
                         "re-download the file or remove it") from None
     if image is None:
         kind = "corrupt image" if is_image_name(path) else "not an image OpenCV can decode"
-        raise DataError(path, kind, "re-download the file or remove it (PNG, JPEG, ... expected)")
+        raise DataError(path, kind,
+                        "re-download the file or remove it (PNG, JPEG, ... expected)")
     if _truncated(data, path.suffix.lower()):
         raise DataError(path, "truncated image file", "re-download the file or remove it")
     try:
@@ -113,7 +144,8 @@ def _decode(path: Path) -> np.ndarray:
 def _check_header(path: Path, data: bytes, limit: int) -> None:
     """Refuse ``data`` whose header says it has over ``limit`` pixels, before it is decoded.
 
-    Pillow reads only the header. A header it cannot parse is left to OpenCV to judge.
+    Pillow reads only the header. Data whose header it cannot parse as one of the formats
+    fer-bench reads is refused too: OpenCV would decode it with nothing checking its size.
     """
     try:
         with _QUIET_PILLOW, warnings.catch_warnings():
@@ -126,8 +158,8 @@ def _check_header(path: Path, data: bytes, limit: int) -> None:
             raise DataError(path, f"image has over {ceiling} pixels, more than the limit of "
                             f"{limit}", _TOO_LARGE_FIX) from None
         return  # a limit raised past Pillow's: OpenCV's own 2**30-pixel cap still holds
-    except Exception:  # noqa: BLE001 - any parse failure only means the header is unknown
-        return
+    except Exception:  # noqa: BLE001 - any parse failure: an unknown format or a corrupt header
+        raise DataError(path, _UNKNOWN_FORMAT, _UNKNOWN_FIX) from None
     _check_pixels(path, width, height, limit)
 
 
@@ -155,7 +187,8 @@ def read_gray(path: str | Path, expect_size: tuple[int, int] | None = None) -> n
     if expect_size is not None and image.shape != tuple(expect_size):
         raise DataError(
             path, f"image is {image.shape[1]}x{image.shape[0]}, expected "
-            f"{expect_size[1]}x{expect_size[0]}", "this file does not belong to this release; remove it",
+            f"{expect_size[1]}x{expect_size[0]}",
+            "this file does not belong to this release; remove it",
         )
     return image
 
@@ -204,7 +237,7 @@ def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     """Any decoded image (gray, BGR, BGRA; 8 or 16 bit; float) as 2-D uint8 grayscale.
 
     16-bit images keep their top 8 bits; floats and other integer depths (float TIFF, PFM,
-    HDR) are min-max scaled over their finite values (NaN and infinities clipped into that
+    ...) are min-max scaled over their finite values (NaN and infinities clipped into that
     range); bool maps to 0 / 255. Raises :class:`ImageError` for what :func:`check_image`
     refuses.
     """

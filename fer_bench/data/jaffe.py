@@ -13,7 +13,9 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound
 from .dataset import FaceDataset
 from .labels import canonical_label
-from .walk import build_dataset, is_image, is_skipped, load_cached, report, require_dir
+from .walk import (
+    broken_link, build_dataset, is_image, is_skipped, load_cached, report, require_dir,
+)
 
 #: JAFFE's two-letter expression codes, as canonical labels.
 EXPRESSION_CODES: dict[str, int] = {
@@ -41,7 +43,12 @@ def load(
     require_dir(path, LAYOUT)
     files, labels, subjects = [], [], []
     n_reported = len(errors) if errors is not None else 0
-    for f in sorted(p for p in path.iterdir() if p.is_file() and not is_skipped(p) and is_image(p)):
+    for f in sorted(p for p in path.iterdir() if not is_skipped(p) and is_image(p)):
+        if not f.is_file():
+            link = broken_link(f)  # a folder named like an image is no JAFFE file: ignored
+            if link is not None:
+                report(errors, link)
+            continue
         m = _NAME.match(f.name)
         if m is None:
             report(errors, DataError(

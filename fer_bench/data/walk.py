@@ -17,10 +17,12 @@ import numpy as np
 from ..errors import DataError, DatasetNotFound
 from .cache import cached, fingerprint, key_for
 from .dataset import FaceDataset
-from .io import IMAGE_EXTENSIONS, read_gray
+from .io import IMAGE_EXTENSIONS, link_error, read_gray
 from .labels import CLASSES, SYNONYMS, canonical_label
 
-#: Every extension OpenCV's readers handle (io's list plus the rarer ones).
+#: Every extension OpenCV's readers handle (io's list plus the rarer ones). A file with a rarer
+#: one is still read when its content is one of io's formats (a ``.jpe`` JPEG) and refused by
+#: name otherwise (HDR, GIF, ...), where skipping it as "not an image" would lose it silently.
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS | frozenset(
     {".jpe", ".jp2", ".dib", ".pnm", ".pfm", ".sr", ".ras", ".hdr", ".pic", ".avif", ".gif"}
 )
@@ -51,6 +53,20 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def broken_link(path: Path) -> DataError | None:
+    """The error for ``path`` when it is a symbolic link loop or a dangling link, else None.
+
+    ``is_file()`` and ``is_dir()`` are False for both, so a loader testing those alone would skip
+    the file silently or misreport it; every loader asks this instead (the wording is
+    :func:`~fer_bench.data.io.link_error`'s, which reading an image reports too).
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return link_error(path, exc)
+    return None
+
+
 def accepted_names(labels: Iterable[int] | None = None) -> str:
     """Folder names accepted for canonical ``labels`` (all classes when None), for messages."""
     keep = set(range(len(CLASSES)) if labels is None else labels)
@@ -60,6 +76,9 @@ def accepted_names(labels: Iterable[int] | None = None) -> str:
 def require_dir(path: Path, layout: str) -> None:
     """Raise :class:`DatasetNotFound` naming ``path`` and ``layout`` when it is missing or empty."""
     if not path.exists():
+        link = broken_link(path)
+        if link is not None:
+            raise DatasetNotFound(link.path, link.problem, link.fix)
         raise DatasetNotFound(path, "dataset folder not found", f"put {layout} there")
     if not path.is_dir():
         raise DatasetNotFound(path, "not a folder", f"expected a folder holding {layout}")
@@ -107,9 +126,9 @@ def _walk_images(folder: Path, errors: list[DataError] | None, recursive: bool
                 continue
             if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
                 found.append(here / name)
-            elif errors is not None:
-                errors.append(DataError(here / name, "not an image file",
-                                        "remove it from the class folder"))
+            elif errors is not None:  # os.walk lists a looped or dangling folder link as a file
+                errors.append(broken_link(here / name) or DataError(
+                    here / name, "not an image file", "remove it from the class folder"))
     return found, unlisted
 
 
@@ -135,6 +154,10 @@ def class_tree(
         if p.is_file() and is_image(p):
             report(errors, DataError(p, "image outside a class folder",
                                      "move it into the folder of its class"))
+        elif not p.is_dir() and (is_image(p) or _is_class_name(p.name)):
+            link = broken_link(p)  # a class folder (or an image) behind a broken link
+            if link is not None:
+                report(errors, link)
     for folder in folders:
         try:
             label = canonical_label(folder.name)
@@ -153,6 +176,13 @@ def class_tree(
             report(errors, DataError(folder, "empty class folder", "add its images or remove it"))
         items.extend((f, label) for f in files)
     return items
+
+
+def _is_class_name(name: str) -> bool:
+    try:
+        return canonical_label(name) >= 0
+    except KeyError:
+        return False
 
 
 def decode_all(
@@ -236,6 +266,9 @@ def load_cached(
     """
     if errors is not None or not cache:
         return build()
+    link = broken_link(source)  # the cache key resolves the source, which a link loop breaks
+    if link is not None:
+        raise link
     base = source if source.is_dir() else source.parent
     try:
         files_hash = fingerprint(files, base)
