@@ -115,3 +115,14 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
 def test_bootstrap_ci_of_nothing_is_nan():
     lo, hi = bootstrap_ci(np.array([]))
     assert np.isnan(lo) and np.isnan(hi)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_metrics_carry_the_degeneracy_flag_of_their_confusion(seed):
+    from fer_bench.metrics import degeneracy
+
+    y_true, y_pred, scores = random_case(seed)
+    for pred in (y_pred, np.zeros_like(y_pred)):  # right half the time; constant
+        m = classification_metrics(y_true, pred, CLASSES, scores, n_boot=10)
+        assert m["degenerate_reasons"] == degeneracy(m["confusion"]["matrix"], CLASSES)
+        assert m["degenerate"] is bool(m["degenerate_reasons"]) is (pred is not y_pred)

@@ -216,3 +216,106 @@ def test_runs_from_other_starting_weights_are_other_variants():
     labels = sorted(c.row_label for c in group(folds))
     assert labels == ["pca-logreg [init_from_sha256=aaaaaaaaaaaa]",
                       "pca-logreg [init_from_sha256=bbbbbbbbbbbb]"]
+
+
+# --- degenerate runs and the Table 4.1-shaped cross-dataset table ------------------------------
+
+def table_rows(text: str, start: str) -> list[str]:
+    """The Markdown table lines of ``text`` whose first cell starts with ``start``."""
+    return [line for line in text.splitlines() if line.startswith(f"| {start}")]
+
+
+def test_degenerate_cells_are_marked_in_every_table(results, tmp_path):
+    # the fixture's 1-epoch little-VGG says "angry" for 37 of its 40 test faces, and
+    # pca-logreg [n_components=10] scores the 20 % of always answering the largest class
+    write_reports(results, plots=False)
+    methods, readme = (results / "methods.md").read_text(), (results / "README.md").read_text()
+    note = ("⚠ degenerate: a run behind the figure (or its runs pooled) predicts one class "
+            "for ≥ 90 %")
+    for row in ("little-vgg", "[little-vgg]", "pca-logreg [n_components=10]",
+                "[pca-logreg [n_components=10]]"):
+        assert table_rows(methods, row) and all("⚠" in line for line in table_rows(methods, row))
+    assert not any("⚠" in line for line in table_rows(methods, "pca-logreg  "))
+    assert methods.count(note) == 2  # the summary matrix and the synthetic-holdout table
+    [little] = table_rows(readme, "little-vgg")
+    assert "⚠" in little and note in readme
+    assert not any("⚠" in line for line in table_rows(readme, "pca-logreg"))  # best variant
+    report = next(results.glob("report_little-vgg_*.md")).read_text()
+    assert "## Degenerate runs" in report
+    assert "- predicts angry for 92.5 % of the 40 test images" in report
+    assert re.search(r"^\| official +\| 0 +\| 22\.5 ⚠ ", report, re.M)  # the run's own row
+    plain = next(results.glob("report_pca-logreg_synthetic-holdout_*.md")).read_text()
+    assert "⚠" not in plain and "Degenerate" not in plain
+    # the project README's copy of the headline carries the mark and its footnote
+    from fer_bench.reports.readme import END, START, update_headline
+
+    (tmp_path / "project").mkdir()
+    project = tmp_path / "project" / "README.md"
+    project.write_text(f"{START}\n{END}\n")
+    update_headline(project, results)
+    assert note in project.read_text() and "⚠" in table_rows(project.read_text(), "little-vgg")[0]
+
+
+def test_a_stored_flag_is_what_the_reports_show(tmp_path):
+    [r] = runs("hog-svm", "synthetic-holdout")[:1]
+    r["metrics"].update(degenerate=True, degenerate_reasons=["flagged when the run was made"])
+    (tmp_path / "records.jsonl").write_text(json.dumps(r) + "\n")
+    write_reports(tmp_path, plots=False)
+    report = next(tmp_path.glob("report_*.md")).read_text()
+    assert "- flagged when the run was made" in report
+
+
+def thesis_pair_records() -> list[dict]:
+    """The fixture's two cross runs relabelled FER2013 <-> CK+, a better parameter variant of
+    the first and the second made a constant classifier (every face called the first class)."""
+    out = []
+    for r in fixture_records():
+        if not r["protocol"].startswith("cross:"):
+            continue
+        first = r["train_dataset"] == "synthetic"
+        train, test = ("fer2013", "ckplus") if first else ("ckplus", "fer2013")
+        r.update(protocol=f"cross:{train}->{test}", protocol_label=f"cross:{train}->{test}",
+                 train_dataset=train, test_dataset=test, datasets=[train, test])
+        if not first:
+            cm = np.asarray(r["metrics"]["confusion"]["matrix"])
+            constant = np.zeros_like(cm)
+            constant[:, 0] = cm.sum(axis=1)
+            r["metrics"]["confusion"]["matrix"] = constant.tolist()
+            r["metrics"]["accuracy"] = constant[0, 0] / constant.sum()
+        out.append(r)
+        if first:
+            better = json.loads(json.dumps(r))
+            better["params"] = {**r["params"], "n_components": 10}
+            better["config_hash"] = "e" * 64
+            better["metrics"]["accuracy"] = 0.9
+            out.append(better)
+    return out
+
+
+def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
+    records = thesis_pair_records()
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_reports(tmp_path, plots=False)
+    text = (tmp_path / "cross_dataset.md").read_text()
+    combined = text.split("## All pipelines")[1].split("## Per pipeline")[0]
+    [header] = [line for line in combined.splitlines() if line.startswith("| train → test")]
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "train → test", "shared classes", "test images", "pca-logreg", "thesis (Table 4.1)"]
+    [fer_ck] = table_rows(combined, "fer2013 → ckplus")
+    # the best variant, as the headline picks it, beside the thesis's two figures
+    assert re.fullmatch(r"\| fer2013 → ckplus +\| 7 +\| 140 +\| "
+                        r"\[90\.0\]\(report_pca-logreg_n_components_10_cross_fer2013-to-ckplus"
+                        r"[^)]*\.md\) +\| 76\.05 / 73\.38 +\|", fer_ck)
+    [ck_fer] = table_rows(combined, "ckplus → fer2013")
+    accuracy = 100 * records[-1]["metrics"]["accuracy"]
+    assert re.search(rf"\| \[{accuracy:.1f}\]\(report_[^)]+\) ⚠ +\| — +\|$", ck_fer)
+    assert "as reported in Table 4.1 of the thesis" in combined
+    assert ("The thesis also reports jaffe → ckplus 54.05, fer2013 → jaffe 50.70 / 45.07, "
+            "ckplus → jaffe 55.87; this store has no such runs.") in combined
+    assert "Best variants: fer2013 → ckplus: pca-logreg [n_components=10]" in combined
+    assert "⚠ degenerate: " in combined
+    # the per-pipeline matrices stay, marked the same way, with the reasons in the notes
+    assert "### pca-logreg [n_per_class=40]" in text
+    assert re.search(r"^\| ckplus +\| — +\| \[\d+\.\d\]\(report_[^)]+\) ⚠ +\|$", text, re.M)
+    assert re.search(r"- ckplus → fer2013: .*; ⚠ predicts angry for 100\.0 % of the 280 test "
+                     r"images", text)

@@ -9,8 +9,10 @@ from .classification import (
     per_class_metrics,
     top_k_accuracy,
 )
+from .degeneracy import DOMINANT_SHARE, MIN_SUPPORT_FOR_RECALL, degeneracy
 
 __all__ = [
-    "bootstrap_ci", "classification_metrics", "confusion_matrix", "metrics_from_confusion",
-    "per_class_metrics", "top_k_accuracy",
+    "DOMINANT_SHARE", "MIN_SUPPORT_FOR_RECALL", "bootstrap_ci", "classification_metrics",
+    "confusion_matrix", "degeneracy", "metrics_from_confusion", "per_class_metrics",
+    "top_k_accuracy",
 ]

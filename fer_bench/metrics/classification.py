@@ -1,10 +1,11 @@
 """Classification metrics computed from a confusion matrix, as JSON-ready dicts.
 
 Everything a report needs (accuracy, balanced accuracy, macro-F1, Hamming loss, top-2 accuracy,
-per-class precision / recall / F1 / support / one-vs-rest accuracy, the confusion matrix and a
-bootstrap interval on accuracy) comes out of :func:`classification_metrics`. The per-class and
-summary numbers are functions of the confusion matrix alone, so folds can be pooled by summing
-matrices (:func:`metrics_from_confusion`).
+per-class precision / recall / F1 / support / one-vs-rest accuracy, the confusion matrix, a
+bootstrap interval on accuracy and the degeneracy flag) comes out of
+:func:`classification_metrics`. The per-class and summary numbers are functions of the
+confusion matrix alone, so folds can be pooled by summing matrices
+(:func:`metrics_from_confusion`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from .bootstrap import bootstrap_ci
+from .degeneracy import degeneracy
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -138,8 +140,9 @@ def classification_metrics(
     Returns
     -------
     dict with ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``hamming_loss``,
-    ``top2_accuracy``, ``accuracy_ci95`` ``[lo, hi]``, ``per_class`` and ``confusion``
-    ``{matrix, classes}``.
+    ``top2_accuracy``, ``accuracy_ci95`` ``[lo, hi]``, ``per_class``, ``confusion``
+    ``{matrix, classes}``, ``n``, and ``degenerate`` (bool) with ``degenerate_reasons`` (list of
+    str, see :func:`~fer_bench.metrics.degeneracy.degeneracy`).
     """
     classes = [str(c) for c in classes]
     cm = confusion_matrix(y_true, y_pred, len(classes))
@@ -155,4 +158,6 @@ def classification_metrics(
     out["per_class"] = per_class_metrics(cm, classes)
     out["confusion"] = {"matrix": cm.tolist(), "classes": classes}
     out["n"] = int(cm.sum())
+    out["degenerate_reasons"] = degeneracy(cm, classes)
+    out["degenerate"] = bool(out["degenerate_reasons"])
     return out

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..metrics import metrics_from_confusion, per_class_metrics
+from ..metrics import degeneracy, metrics_from_confusion, per_class_metrics
 from ..results.store import UNPLANNED_FOLD
 
 _SEED_PARAMS = ("random_state", "seed")
@@ -42,6 +42,16 @@ def failed_records(records: Sequence[dict]) -> list[dict]:
         if r.get("status") != "ok":
             out.append(r)
     return out[::-1]
+
+
+def degenerate_reasons(record: dict) -> list[str]:
+    """Why an ``ok`` record's run is degenerate (``[]`` when it is not): the reasons it stores,
+    or, for records written before the flag existed, the same test applied to its confusion
+    matrix, so re-rendering flags old runs without refitting them."""
+    m = record["metrics"]
+    if "degenerate_reasons" in m:
+        return list(m["degenerate_reasons"])
+    return degeneracy(m["confusion"]["matrix"], m["confusion"]["classes"])
 
 
 def slug(text: str) -> str:
@@ -153,6 +163,24 @@ class Cell:
                                 if weights else None)
         out["confusion"] = cm
         return out
+
+    @property
+    def degenerate_runs(self) -> list[tuple[dict, list[str]]]:
+        """``(record, reasons)`` of each run of the cell flagged degenerate, in run order."""
+        flagged = [(r, degenerate_reasons(r)) for r in self.records]
+        return [(r, reasons) for r, reasons in flagged if reasons]
+
+    @property
+    def pooled_degeneracy(self) -> list[str]:
+        """Degeneracy reasons of the runs' summed confusion matrix when the cell has several
+        (folds too small to trip a test alone, e.g. recall 0 on one class in every fold, can
+        trip it together); ``[]`` for a single run, whose own reasons say it all."""
+        return degeneracy(self.pooled_confusion(), self.classes) if self.n > 1 else []
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether a run of the cell, or the runs pooled, are degenerate."""
+        return bool(self.degenerate_runs or self.pooled_degeneracy)
 
     @property
     def history(self) -> list[tuple[str, list[dict]]]:
