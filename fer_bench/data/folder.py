@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import DataError, DatasetNotFound
 from .dataset import FaceDataset
@@ -21,10 +20,17 @@ from .walk import (
 LABELS_CSV = "labels.csv"
 LAYOUT = (f"<class>/<image> folders (angry, disgust, fear, happy, sad, surprise, neutral, "
           f"contempt) or images plus a {LABELS_CSV} with path,label[,subject] columns")
+#: The loader options that choose a ``labels.csv``'s columns, with their defaults (``subject``
+#: is optional: used when the header has it).
+COLUMN_OPTIONS = {"path_column": "path", "label_column": "label", "subject_column": "subject"}
+#: Every option the loader takes (given as ``--dataset-option KEY=VALUE``).
+OPTIONS = (*COLUMN_OPTIONS, "image_root")
 
 
 def load(
     path: Path, *, name: str = "folder", cache: bool = True, errors: list[DataError] | None = None,
+    path_column: str | None = None, label_column: str | None = None,
+    subject_column: str | None = None, image_root: str | None = None, **unknown,
 ) -> FaceDataset:
     """Load a labelled image folder.
 
@@ -36,6 +42,17 @@ def load(
         ``subject`` columns, paths relative to the folder), or that ``labels.csv`` itself.
     name, cache, errors
         As for every loader (see :mod:`fer_bench.data`).
+    path_column, label_column, subject_column : str, optional
+        ``labels.csv`` only: the header names of the image-path, label and subject columns
+        (default ``path``, ``label`` and ``subject``, matched case-insensitively; without
+        ``subject_column`` a ``subject`` column is used when there is one). Other columns are
+        ignored.
+    image_root : str, optional
+        ``labels.csv`` only: the folder the paths are relative to, itself relative to the
+        folder holding ``labels.csv`` (or absolute); default that folder.
+
+    Options that are not given stay out of the cache key, so a plain ``path,label[,subject]``
+    file keeps its key.
 
     Returns
     -------
@@ -43,11 +60,27 @@ def load(
         Gray uint8 ``images``, canonical ``labels``, ``subjects`` when ``labels.csv`` has them.
     """
     path = Path(path)
+    if unknown:
+        raise DataError(path, f"unknown option(s) {', '.join(sorted(unknown))}",
+                        f"a folder dataset takes {', '.join(OPTIONS)}")
+    given = {k: v for k, v in (("path_column", path_column), ("label_column", label_column),
+                               ("subject_column", subject_column), ("image_root", image_root))
+             if v is not None}
+    for key, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
+            raise DataError(path, f"option {key}={value!r} is invalid",
+                            "give a column name" if key != "image_root" else "give a folder")
+    given = {k: str(v) for k, v in given.items()}
     if path.suffix.lower() == ".csv" and (path.is_file() or broken_link(path) is not None):
-        return _load_labels_csv(path.parent, path, name=name, cache=cache, errors=errors)
+        return _load_labels_csv(path.parent, path, given, name=name, cache=cache, errors=errors)
     require_dir(path, LAYOUT)
     if (path / LABELS_CSV).is_file() or broken_link(path / LABELS_CSV) is not None:
-        return _load_labels_csv(path, path / LABELS_CSV, name=name, cache=cache, errors=errors)
+        return _load_labels_csv(path, path / LABELS_CSV, given, name=name, cache=cache,
+                                errors=errors)
+    if given:
+        raise DataError(path, f"option(s) {', '.join(given)} apply to a {LABELS_CSV}, and this "
+                        "folder is a <class>/<image> tree",
+                        f"drop the option(s), or list the images in {path / LABELS_CSV}")
     items = class_tree(path, errors, layout=LAYOUT)
     files = [f for f, _ in items]
     return load_cached(
@@ -58,9 +91,30 @@ def load(
     )
 
 
-def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
+def _column(header: list[str], option: str, given: dict, table: Path, fix: str,
+            required: bool = True) -> int | None:
+    """Index of the column ``given[option]`` (or its default) names in ``header``; None for an
+    optional column that is absent. Raises a one-line DataError listing the header otherwise."""
+    wanted = given.get(option, COLUMN_OPTIONS[option]).strip().lower()
+    if wanted in header:
+        return header.index(wanted)
+    if option not in given and not required:
+        return None
+    if not any(k in given for k in COLUMN_OPTIONS):  # no column named: the defaults are missing
+        raise DataError(f"{table}:1", f"header is {','.join(header)!r}, expected "
+                        f"path,label[,subject]", f"{fix}, or name the columns with "
+                        "--dataset-option path_column=... label_column=... subject_column=...")
+    raise DataError(f"{table}:1", f"no column {wanted!r} ({option}"
+                    f"{'' if option in given else ', the default'}); the header has "
+                    f"{', '.join(header) or 'no columns'}",
+                    f"set {option} to one of the header's columns")
+
+
+def _load_labels_csv(root: Path, table: Path, given: dict[str, str], *, name: str, cache: bool,
                      errors: list[DataError] | None) -> FaceDataset:
-    fix = "rows are path,label[,subject] with paths relative to the folder"
+    images = root / given["image_root"] if "image_root" in given else root
+    where_rel = "the image root" if "image_root" in given else "the folder"
+    fix = f"rows are path,label[,subject] with paths relative to {where_rel}"
     try:
         with table.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -70,11 +124,13 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
         raise read_error(table, exc) from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(table, f"cannot read ({exc})", "save it as UTF-8 CSV text") from None
-    if "path" not in header or "label" not in header:
-        raise DataError(f"{table}:1",
-                        f"header is {','.join(header)!r}, expected path,label[,subject]", fix)
-    col_path, col_label = header.index("path"), header.index("label")
-    col_subject = header.index("subject") if "subject" in header else None
+    col_path = _column(header, "path_column", given, table, fix)
+    col_label = _column(header, "label_column", given, table, fix)
+    col_subject = _column(header, "subject_column", given, table, fix, required=False)
+    if "image_root" in given and not images.is_dir():
+        raise (broken_link(images) or DatasetNotFound(
+            images, "image_root is not a folder",
+            f"set image_root to the folder the paths are relative to (relative to {root})"))
     files: list[Path] = []
     labels: list[int] = []
     subjects: list[str] = []
@@ -97,11 +153,11 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
             report(errors, DataError(where, "empty subject",
                                      "fill in the subject id or drop the column"))
             continue
-        file = root / rel
+        file = images / rel
         if not rel or not file.is_file():
             report(errors, (broken_link(file) if rel else None) or DataError(
-                where, f"image {rel!r} not found in {root}",
-                "fix the path (relative to the folder) or delete the row"))
+                where, f"image {rel!r} not found in {images}",
+                f"fix the path (relative to {where_rel}) or delete the row"))
             continue
         files.append(file)
         labels.append(code)
@@ -109,8 +165,11 @@ def _load_labels_csv(root: Path, table: Path, *, name: str, cache: bool,
     if not files and not rows:
         raise DatasetNotFound(table, "no rows", f"list the images as {fix}")
     subj = subjects if col_subject is not None else None
+    # Only the options given enter the key and meta: a plain file keeps its cache entry.
+    key = {"format": "labels.csv", "table": table.name, **given}
+    meta = {"format": "labels.csv", **given}
     return load_cached(
-        "folder", root, {"format": "labels.csv", "table": table.name}, [table, *files],
-        lambda: build_dataset(name, root, files, labels, subj, {"format": "labels.csv"}, errors),
+        "folder", root, key, [table, *files],
+        lambda: build_dataset(name, root, files, labels, subj, meta, errors),
         name=name, cache=cache, errors=errors,
     )

@@ -24,6 +24,13 @@ from .detect import detect_faces, to_gray
 
 MODES = ("auto", "detect", "skip")
 EQUALIZERS = (None, "hist", "clahe")
+#: What scoring does with an image in which detection found no face: ``crop`` scores its centred
+#: crop like any other image (the default); ``wrong`` counts it as an error, as a deployed
+#: predictor that answers nothing for such an image would be judged.
+NO_FACE = ("crop", "wrong")
+#: Parameters that decide how images are scored, not what the stage outputs: they stay out of
+#: the face cache's key, and out of a job's configuration at their default.
+SCORING_PARAMS = {"no_face": "crop"}
 #: In ``auto`` mode images at most this big on their longest side count as already cropped.
 PRECROPPED_SIDE = 64
 #: Bump when the stage's output changes, so cached faces are recomputed.
@@ -83,6 +90,10 @@ class FaceStage(TransformerMixin, BaseEstimator):
         Fraction of the face box added on each side.
     equalize : {None, "hist", "clahe"}
         Histogram equalisation of each output crop.
+    no_face : {"crop", "wrong"}
+        How the harness scores a test image where detection ran and found no face: ``crop``
+        scores its centred crop like the others; ``wrong`` counts it as an error (see
+        :func:`fer_bench.harness.execute.score_no_face`). The crops are the same either way.
 
     Attributes
     ----------
@@ -97,17 +108,20 @@ class FaceStage(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, mode: str = "auto", size: int = 48, margin: float = 0.2,
-                 equalize: str | None = None) -> None:
+                 equalize: str | None = None, no_face: str = "crop") -> None:
         self.mode = mode
         self.size = size
         self.margin = margin
         self.equalize = equalize
+        self.no_face = no_face
 
     def _check_params(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown face-stage mode {self.mode!r}; choose one of {MODES}")
         if self.equalize not in EQUALIZERS:
             raise ValueError(f"unknown equalize {self.equalize!r}; choose one of {EQUALIZERS}")
+        if self.no_face not in NO_FACE:
+            raise ValueError(f"unknown no_face {self.no_face!r}; choose one of {NO_FACE}")
         if int(self.size) < 1 or self.margin < 0:
             raise ValueError(
                 f"face size must be >= 1 and margin >= 0, got {self.size}, {self.margin}"
@@ -164,10 +178,15 @@ class FaceStage(TransformerMixin, BaseEstimator):
         return tags
 
 
+def output_params(stage: FaceStage) -> dict:
+    """The stage's parameters that decide its crops (all but :data:`SCORING_PARAMS`)."""
+    return {k: v for k, v in stage.get_params().items() if k not in SCORING_PARAMS}
+
+
 def _stage_key(dataset: FaceDataset, stage: FaceStage) -> str:
     payload = json.dumps({
         "v": FACES_VERSION, "name": dataset.name, "meta": dataset.meta,
-        "params": stage.get_params(), "paths": joblib.hash(np.asarray(dataset.paths).astype(str)),
+        "params": output_params(stage), "paths": joblib.hash(np.asarray(dataset.paths).astype(str)),
         "images": joblib.hash(dataset.images),
     }, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -217,3 +236,27 @@ def apply_face_stage(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray
     except OSError:
         pass  # a read-only cache only costs time
     return faces, stage.detection_rate_
+
+
+def detection_flags(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray, np.ndarray]:
+    """``(attempted, detected)``: per image of ``dataset``, whether ``stage`` ran detection on
+    it and whether it found a face, as :func:`apply_face_stage` sets them.
+
+    Read from the face cache where :func:`apply_face_stage` stored them (no detection runs
+    again), computed otherwise; pre-cropped datasets need no detection and no cache.
+    """
+    stage._check_params()
+    items = as_image_list(dataset.images)
+    attempted = np.array([stage.wants_detection(np.shape(im)) for im in items], bool)
+    if not attempted.any():
+        return attempted, np.zeros(len(items), bool)
+    path = cache_dir() / "faces" / f"{_stage_key(dataset, stage)}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:  # only these two members are read
+            tried, found = z["attempted"].astype(bool), z["detected"].astype(bool)
+        if tried.shape == found.shape == (len(items),):
+            return tried, found
+    except Exception:  # absent or damaged: apply_face_stage recomputes (and replaces) it
+        pass
+    apply_face_stage(dataset, stage)
+    return stage.attempted_.copy(), stage.detected_.copy()

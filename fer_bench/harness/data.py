@@ -20,6 +20,7 @@ from ..data.labels import LabelView, get_view
 _MAX_ENTRIES = 4
 _DATASETS: OrderedDict = OrderedDict()
 _FACES: OrderedDict = OrderedDict()
+_FLAGS: OrderedDict = OrderedDict()
 
 
 def _memo(cache: OrderedDict, key: Any, build: Callable[[], Any]) -> Any:
@@ -37,6 +38,7 @@ def clear_caches() -> None:
     """Forget every dataset and face crop held by this process."""
     _DATASETS.clear()
     _FACES.clear()
+    _FLAGS.clear()
 
 
 def _key(*parts: Any) -> str:
@@ -61,6 +63,16 @@ def faces(name: str, options: dict, data_root: str | None, face: dict) -> tuple[
         return np.asarray(crops), rate
 
     return _memo(_FACES, _key(name, options, data_root, face), build)
+
+
+def detection_flags(name: str, options: dict, data_root: str | None, face: dict
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(attempted, detected)`` per image of dataset ``name`` under face stage ``face`` (see
+    :func:`fer_bench.face.stage.detection_flags`), memoised in this process like the crops."""
+    from ..face.stage import FaceStage, detection_flags as stage_flags
+
+    return _memo(_FLAGS, _key(name, options, data_root, face),
+                 lambda: stage_flags(load(name, options, data_root), FaceStage(**face)))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the runner moves to ``failures.log``). Only interruptions (Ctrl-C, SystemExit) p
 from __future__ import annotations
 
 import inspect
+import os
 import resource
 import sys
 import time
@@ -28,6 +29,8 @@ from .jobs import HARNESS_VERSION, Job, error_line, weights_digest
 N_BOOT = 1000
 #: Constructor parameters that take the job's seed.
 _SEED_NAMES = ("random_state", "seed")
+#: Test images without a face a record lists by path (all of them are counted).
+NO_FACE_LISTED = 20
 
 
 def now() -> str:
@@ -129,12 +132,14 @@ def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | 
     return full
 
 
-def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndarray
-                   ) -> dict[str, float]:
+def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndarray,
+                   wrong: np.ndarray | None = None) -> dict[str, float]:
     """Test accuracy without test-time augmentation, with flips and with the estimator's own
     mode (e.g. ten-crop), keyed ``"none"``, ``"flip"``, ...: each reported apart from the plain
     figure. Only for estimators whose ``predict`` takes ``tta`` (the CNNs); ``{}`` otherwise.
-    ``y_pred`` are the predictions already made with the estimator's own mode (reused)."""
+    ``y_pred`` are the predictions already made with the estimator's own mode (reused);
+    ``wrong`` marks images that count as errors whatever the prediction (no face found, scored
+    with ``no_face=wrong``)."""
     predict = getattr(estimator, "predict", None)
     try:
         takes_tta = "tta" in inspect.signature(predict).parameters
@@ -146,8 +151,57 @@ def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndar
     out = {}
     for mode in dict.fromkeys([None, "flip", own]):  # ordered, without repeats
         pred = y_pred if mode == own else np.asarray(estimator.predict(X, tta=mode))
-        out[mode or "none"] = float(np.mean(pred == np.asarray(y)))
+        right = pred == np.asarray(y)
+        if wrong is not None:
+            right &= ~np.asarray(wrong, bool)
+        out[mode or "none"] = float(np.mean(right))
     return out
+
+
+def score_no_face(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None,
+                  no_face: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and scores with the images in ``no_face`` counted as errors
+    (``--face no_face=wrong``), keeping the confusion matrix square over the view's classes.
+
+    A no-face image the model got wrong keeps its prediction. One it got right is counted as
+    the model's runner-up class (its highest score but the true class's; the next class of the
+    view when there are no scores), so accuracy falls by exactly the no-face images that were
+    right and every other metric follows from the same confusion matrix. Scores of the true
+    class become ``-inf`` on no-face images, so top-2 accuracy counts them as misses too. With
+    a single class nothing can be wrong and the predictions are returned as they are.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred).copy()
+    no_face = np.asarray(no_face, bool)
+    if n_classes < 2 or not no_face.any():
+        return y_pred, scores
+    if scores is not None:
+        scores = np.array(scores, dtype=float, copy=True)
+        scores[no_face, y_true[no_face]] = -np.inf
+    for i in np.flatnonzero(no_face & (y_pred == y_true)):
+        if scores is not None and np.isfinite(scores[i]).any():
+            y_pred[i] = int(np.argmax(scores[i]))
+        else:
+            y_pred[i] = (int(y_true[i]) + 1) % n_classes
+    return y_pred, scores
+
+
+def face_detection_summary(attempted: np.ndarray, detected: np.ndarray, paths: np.ndarray,
+                           root: str | None, correct: np.ndarray, scored_as: str) -> dict:
+    """What a record says about face detection on its test images: how many went through
+    detection, how many had a face, the count and first :data:`NO_FACE_LISTED` paths (relative
+    to the dataset's root) of those without one, how many of those the model got right anyway
+    (on their centred crops) and how they were scored (``crop`` or ``wrong``)."""
+    attempted, detected = np.asarray(attempted, bool), np.asarray(detected, bool)
+    no_face = attempted & ~detected
+    listed = []
+    for p in np.asarray(paths)[no_face][:NO_FACE_LISTED]:
+        p = str(p)
+        listed.append(os.path.relpath(p, root) if root and p.startswith(root + os.sep) else p)
+    return {"test_images": int(len(attempted)), "attempted": int(attempted.sum()),
+            "detected": int((attempted & detected).sum()), "no_face": int(no_face.sum()),
+            "no_face_paths": listed, "no_face_correct": int((no_face & correct).sum()),
+            "scored_as": scored_as}
 
 
 def starting_weights(estimator: Any) -> dict | None:
@@ -270,6 +324,18 @@ class JobData:
     detection_rates: list[float | None]
     loaded: tuple
     dataset_options: dict
+    #: Per test image: whether the face stage ran detection on it, and whether it found a face.
+    test_attempted: np.ndarray | None = None
+    test_detected: np.ndarray | None = None
+    #: Per test image: its path in the test dataset.
+    test_paths: np.ndarray | None = None
+
+    @property
+    def test_no_face(self) -> np.ndarray:
+        """Test images where detection ran and found no face (all False without detection)."""
+        if self.test_attempted is None or self.test_detected is None:
+            return np.zeros(len(self.y_test), bool)
+        return self.test_attempted & ~self.test_detected
 
 
 def prepare(job: Job, data_root: str | None) -> JobData:
@@ -294,6 +360,11 @@ def prepare(job: Job, data_root: str | None) -> JobData:
     if job.limit_train is not None:
         train = stratified_subsample(train, y_tr[train], job.limit_train, job.seed)
     has_val = split.val is not None and len(split.val) > 0
+    test_name = job.datasets[-1]
+    attempted, detected = jobdata.detection_flags(test_name, options[test_name], data_root,
+                                                  job.face)
+    keep = prepared.keep[-1]
+    test_rows = np.flatnonzero(keep)[split.test]  # rows of the loaded test dataset
     return JobData(
         protocol=protocol, split=split, classes=list(prepared.view.classes),
         dropped=list(prepared.dropped), train=train,
@@ -301,6 +372,8 @@ def prepare(job: Job, data_root: str | None) -> JobData:
         X_val=X_tr[split.val] if has_val else None, y_val=y_tr[split.val] if has_val else None,
         X_test=X_te[split.test], y_test=y_te[split.test],
         detection_rates=[c[1] for c in crops], loaded=loaded, dataset_options=options,
+        test_attempted=attempted[test_rows], test_detected=detected[test_rows],
+        test_paths=np.asarray(loaded[-1].paths)[test_rows],
     )
 
 
@@ -319,19 +392,24 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     y_pred = np.asarray(estimator.predict(X_test))
     predict_s = time.perf_counter() - t0
     scores = class_scores(estimator, X_test, len(classes))
+    no_face = d.test_no_face
+    scored_as = job.face.get("no_face", "crop")
+    wrong = no_face if scored_as == "wrong" else None
+    y_scored, scores_scored = (score_no_face(d.y_test, y_pred, scores, no_face, len(classes))
+                               if wrong is not None else (y_pred, scores))
     out: dict[str, Any] = {
         "params": kwargs, "default_view": d.protocol.default_view, "classes": classes,
         "dropped_classes": d.dropped,
         "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
         "n_test": int(len(split.test)),
         "n_test_duplicates": int(split.test_duplicates),  # copies in train/val (fixed splits)
-        "metrics": classification_metrics(d.y_test, y_pred, classes, scores,
+        "metrics": classification_metrics(d.y_test, y_scored, classes, scores_scored,
                                           n_boot=N_BOOT, seed=job.seed),
     }
     start = starting_weights(estimator)
     if start:
         out["init_from"] = start
-    tta = tta_accuracies(estimator, X_test, d.y_test, y_pred)
+    tta = tta_accuracies(estimator, X_test, d.y_test, y_pred, wrong=wrong)
     if tta:
         out["tta_accuracy"] = tta
         out["tta_mode"] = estimator.get_params(deep=False).get("tta") or "none"
@@ -355,6 +433,9 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     out["detection_rate"] = rates[-1]
     if len(rates) == 2:
         out["detection_rate_train"] = rates[0]
+    out["face_detection"] = face_detection_summary(
+        d.test_attempted, d.test_detected, d.test_paths, d.loaded[-1].meta.get("root"),
+        y_pred == d.y_test, scored_as)
     out["data"] = {name: jobdata.summary(ds) for name, ds in zip(job.datasets, d.loaded)}
     history = training_history(estimator)
     if history is not None:

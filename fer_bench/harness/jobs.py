@@ -338,13 +338,19 @@ def pipeline_params(pipelines: Sequence[str], assignments: dict[str | None, dict
 
 
 def face_params(given: dict[str, Any] | None) -> dict[str, Any]:
-    """The face stage's full parameter set (its defaults filled in), so the hash is explicit."""
-    from ..face.stage import FaceStage
+    """The face stage's full parameter set (its defaults filled in), so the hash is explicit.
+
+    Scoring parameters (``no_face``) appear only when they differ from their default: a job
+    that scores no-face images as today keeps the configuration hash it always had.
+    """
+    from ..face.stage import SCORING_PARAMS, FaceStage
 
     try:
-        return FaceStage(**(given or {})).fit().get_params(deep=False)
+        params = FaceStage(**(given or {})).fit().get_params(deep=False)
     except (TypeError, ValueError) as exc:
         raise FerBenchError(f"--face: {exc}") from None
+    return {k: v for k, v in params.items()
+            if not (k in SCORING_PARAMS and v == SCORING_PARAMS[k])}
 
 
 # --- expansion ---------------------------------------------------------------------------------

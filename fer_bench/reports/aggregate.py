@@ -183,6 +183,38 @@ class Cell:
         return bool(self.degenerate_runs or self.pooled_degeneracy)
 
     @property
+    def detection(self) -> dict:
+        """Face detection on the cell's test images, pooled over its runs.
+
+        ``rate`` is the fraction of the test images that went through detection where a face
+        was found (None when none did: pre-cropped images, or ``mode=skip``), ``skipped`` says
+        the face stage's mode was ``skip``. Records that count their test images
+        (``face_detection``) also give ``test_images``, ``attempted``, ``detected``,
+        ``no_face``, ``no_face_correct`` (summed over runs), ``paths`` (the no-face images
+        they list, without repeats, in run order) and ``scored_as`` (``crop`` or ``wrong``);
+        for older records ``counted`` is False and ``rate`` is the mean of their
+        ``detection_rate`` (measured on the whole test dataset).
+        """
+        out: dict[str, Any] = {
+            "skipped": all((r.get("face") or {}).get("mode") == "skip" for r in self.records),
+            "scored_as": (self.records[0].get("face") or {}).get("no_face", "crop"),
+        }
+        counts = [r["face_detection"] for r in self.records if r.get("face_detection")]
+        if counts and len(counts) == self.n:
+            keys = ("test_images", "attempted", "detected", "no_face", "no_face_correct")
+            out.update({k: int(sum(c.get(k, 0) for c in counts)) for k in keys})
+            out["paths"] = list(dict.fromkeys(p for c in counts
+                                              for p in c.get("no_face_paths", ())))
+            out["rate"] = out["detected"] / out["attempted"] if out["attempted"] else None
+            out["counted"] = True
+            return out
+        rates = [r.get("detection_rate") for r in self.records]
+        rates = [v for v in rates if isinstance(v, (int, float))]
+        out["rate"] = float(np.mean(rates)) if rates else None
+        out["counted"] = False
+        return out
+
+    @property
     def history(self) -> list[tuple[str, list[dict]]]:
         """``(fold/seed label, per-epoch history)`` of every run that recorded one."""
         return [(f"fold {r['fold']} seed {r['seed']}", r["history"])

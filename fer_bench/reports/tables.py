@@ -95,6 +95,86 @@ def degenerate_findings(cell: Cell) -> list[str]:
     return out
 
 
+def _detection_text(rate: float | None, no_face: int | None, scored_as: str,
+                    skipped: bool) -> str:
+    """``"96.0 (4 without a face)"``, ``"pre-cropped"`` or ``"not run (mode skip)"``."""
+    if rate is None:
+        return "not run (mode skip)" if skipped else "pre-cropped"
+    text = pct(rate)
+    if no_face:
+        text += f" ({no_face} without a face{', scored wrong' if scored_as == 'wrong' else ''})"
+    return text
+
+
+def detection_text(cell: Cell) -> str:
+    """The share of the cell's test images in which a face was found, pooled over its runs,
+    with how many had none; ``pre-cropped`` where no detection ran (never "0 %")."""
+    d = cell.detection
+    return _detection_text(d["rate"], d.get("no_face"), d["scored_as"], d["skipped"])
+
+
+def record_detection_text(record: dict) -> str:
+    """:func:`detection_text` for one run."""
+    fd = record.get("face_detection")
+    skipped = (record.get("face") or {}).get("mode") == "skip"
+    scored_as = (record.get("face") or {}).get("no_face", "crop")
+    if fd:
+        rate = fd["detected"] / fd["attempted"] if fd.get("attempted") else None
+        return _detection_text(rate, fd.get("no_face"), scored_as, skipped)
+    return _detection_text(record.get("detection_rate"), None, scored_as, skipped)
+
+
+def _test_source(record: dict) -> str | None:
+    name = record.get("test_dataset") or record.get("dataset")
+    return ((record.get("data") or {}).get(name) or {}).get("source")
+
+
+def detection_section(cell: Cell) -> list[str]:
+    """The per-run report's "Face detection" section: the detection rate on the test images,
+    how the images without a face were scored and which they are (the first ones listed)."""
+    d = cell.detection
+    lines = ["## Face detection", ""]
+    if d["rate"] is None:
+        if d["skipped"]:
+            return lines + ["No detection ran on the test images (face stage mode `skip`): "
+                            "each is scored on its centred square.", ""]
+        return lines + ["No detection ran on the test images: they are pre-cropped faces (the "
+                        "face stage's `auto` mode takes images of at most 64 px on their longest "
+                        "side as crops), so each is scored as it is.", ""]
+    if not d["counted"]:
+        return lines + [f"A face was found in {pct(d['rate'])} % of the test dataset's images "
+                        "that went through detection (mean over runs). These records predate "
+                        "the per-image counts; re-run them to list the images without a face.",
+                        ""]
+    pooled = " (pooled over runs)" if cell.n > 1 else ""
+    text = (f"Detection ran on {d['attempted']} of the {d['test_images']} test images{pooled} "
+            f"and found a face in {d['detected']} ({pct(d['rate'])} %).")
+    k, n_test = d["no_face_correct"], d["test_images"]
+    if not d["no_face"]:
+        return lines + [text, ""]
+    if d["scored_as"] == "wrong":
+        text += (f" The {d['no_face']} without a face are counted as errors (`no_face=wrong`), "
+                 "as a deployed predictor that finds no face to classify would be judged: a "
+                 "no-face image the model got right on its centred crop is scored as its "
+                 "runner-up class, so the confusion matrix stays square. On those crops "
+                 f"the model was right {k} time(s), so every accuracy here is "
+                 f"{pct(k / max(n_test, 1))} points below scoring them.")
+    else:
+        text += (f" The {d['no_face']} without a face are scored on their centred square like "
+                 f"the others (the model was right on {k} of them), which a deployed predictor "
+                 "that finds no face could not do; `--face no_face=wrong` counts them as "
+                 "errors.")
+    lines += [text, ""]
+    source = _test_source(cell.records[0])
+    shown = d["paths"]
+    more = (f" (the first {len(shown)}; {d['no_face']} counted"
+            f"{' over runs, each run counting its own' if cell.n > 1 else ''})"
+            if len(shown) < d["no_face"] else "")
+    lines += [f"Test images without a face{more}"
+              + (f", relative to `{source}`" if source else "") + ":", ""]
+    return lines + [f"- `{p}`" for p in shown] + [""]
+
+
 def best_cell(cells: Iterable[Cell], pipeline: str, protocol: str) -> Cell | None:
     """The pipeline's best variant on a protocol (label): among its parameter variants and
     label views, the cell with the highest mean accuracy; None when it has none."""
@@ -256,6 +336,7 @@ def render_cross(records: Sequence[dict]) -> str:
                 lines.append(f"- {a} → {b}: {c.n} run(s), scored on {', '.join(c.classes)}"
                              + (f"; dropped (not in both): {', '.join(dropped)}"
                                 if dropped else "")
+                             + f"; test faces found: {detection_text(c)}"
                              + "".join(f"; {DEGENERATE_MARK} {why}"
                                        for why in degenerate_findings(c)))
             lines += ["", *degenerate_note(shown)]
@@ -271,7 +352,7 @@ def _pairs_table(cross: Sequence[Cell]) -> list[str]:
     """The section holding a row per train -> test pair and a column per pipeline (its best
     variant, as :func:`headline_table` picks it), beside the thesis's Table 4.1 figures."""
     pipelines = _pipelines(cross)
-    table, shown, chosen = [], [], []
+    table, shown, chosen, faces = [], [], [], []
     run_pairs = []
     for protocol in dict.fromkeys(c.protocol for c in cross):  # first-seen order
         best = [best_cell(cross, p, protocol) for p in pipelines]
@@ -289,6 +370,8 @@ def _pairs_table(cross: Sequence[Cell]) -> list[str]:
               for c in best),
             " / ".join(f"{v:.2f}" for v in thesis) if thesis else "—",
         ])
+        faces.append(f"{pair[0]} → {pair[1]} "
+                     f"{' / '.join(dict.fromkeys(detection_text(c) for c in found))}")
         shown += found
         variants = [" ".join(filter(None, [c.row_label, _column_variant(c)])) for c in found]
         variants = [v for v, c in zip(variants, found) if v != c.pipeline]
@@ -301,6 +384,11 @@ def _pairs_table(cross: Sequence[Cell]) -> list[str]:
         "headline), linked to its report.", "",
         _table(table, ["train → test", "shared classes", "test images", *pipelines,
                        "thesis (Table 4.1)"]), "",
+        f"Test faces found (%): {'; '.join(faces)}. The share of the test images that went "
+        "through face detection in which a face was found (how many had none in parentheses: "
+        "they are scored on their centred crop, or as errors where a variant sets "
+        "`no_face=wrong`); *pre-cropped*: the test images are face crops already and no "
+        "detection runs. Each report lists the images without a face.", "",
         "*thesis (Table 4.1)*: accuracy (%) for the same pair as reported in Table 4.1 of the "
         "thesis this suite reproduces (its own models and data preparation); where it gives "
         "two figures, they are two of its models, in the order it reports them. A published "
@@ -383,9 +471,10 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
                       f"{mode} {mean_std(cell, mode, 'tta_accuracy', runs=False)}"
                       for mode in tta_modes) + ".", ""]
     if top2 is not None:
-        lines += [f"Top-2 accuracy is how often the right label is the first or the second guess "
-                  f"of the model.", ""]
+        lines += ["Top-2 accuracy is how often the right label is the first or the second guess "
+                  "of the model.", ""]
     classes = cell.classes
+    lines += detection_section(cell)
     lines += ["## Confusion matrix (counts; rows true, columns predicted)", "",
               _table([[c, *map(str, cm[i])] for i, c in enumerate(classes)],
                      ["true \\ predicted", *classes]),
@@ -402,11 +491,11 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
                          f"{pct(m['accuracy_ci95'][0])}–{pct(m['accuracy_ci95'][1])}"
                          if m.get("accuracy_ci95") and None not in m["accuracy_ci95"] else "—",
                          pct(m.get("macro_f1")), str(r.get("n_train", "")),
-                         str(r.get("n_test", "")),
+                         str(r.get("n_test", "")), record_detection_text(r),
                          seconds((r.get("timing") or {}).get("fit_s"))])
     lines += ["## Runs", "", _table(run_rows, ["fold", "seed", "accuracy %", "95 % CI",
                                                "macro-F1 %", "train images", "test images",
-                                               "fit (s)"]), ""]
+                                               "test faces found %", "fit (s)"]), ""]
     if cell.degenerate_runs:
         lines += [f"{DEGENERATE_MARK} degenerate run: see [Degenerate runs]"
                   "(#degenerate-runs) above.", ""]
