@@ -263,6 +263,8 @@ GOOD = {"config_hash": "a" * 64, "status": "failed", "pipeline": "pca-logreg",
     ('{"config_hash": 7}', "config_hash is 7, not a hash"),
     ('{"config_hash": "b", "status": "ok", "metrics": {"accuracy": 0.5}}',
      "a scored record without pipeline, protocol, fold, seed"),
+    ('{"config_hash": "b", "status": "ok", "pipeline": "p", "protocol": "q", "fold": "f", '
+     '"seed": 0, "metrics": {"accuracy": 0.5}}', "metrics without a confusion matrix (matrix and classes)"),
 ])
 def test_a_json_line_that_is_no_record_is_named(tmp_path, line, problem):
     (tmp_path / "records.jsonl").write_text(json.dumps(GOOD) + "\n" + line + "\n")
@@ -292,3 +294,14 @@ def test_report_and_resume_name_the_bad_line(tmp_path, capsys):
                  "--dataset-option", "synthetic.n_per_class=30"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"error: {out / 'records.jsonl'}:2: not a result record")
+
+
+def test_records_path_that_is_a_directory_or_missing_is_one_line(tmp_path):
+    from fer_bench.results.store import load_records
+
+    (tmp_path / "out" / "records.jsonl").mkdir(parents=True)
+    with pytest.raises(FerBenchError, match="cannot read the records") as err:
+        load_records(tmp_path / "out")
+    assert "\n" not in str(err.value)
+    with pytest.raises(FerBenchError, match=r"run --out .*nowhere` first"):
+        load_records(tmp_path / "nowhere")  # names the directory given, not its parent

@@ -531,3 +531,15 @@ def test_fuzz_gray_converters_raise_only_the_projects_error(image):
             assert not accepted, f"{convert.__name__} refused {image.dtype} {image.shape}"
         else:
             assert accepted and out.dtype == np.uint8 and out.shape == image.shape[:2]
+
+
+def test_a_failed_decode_prints_only_the_projects_line(tmp_path, capfd):
+    """OpenCV logs its decoder failures to stderr; the one-line error is all a user sees."""
+    good = tmp_path / "t.pgm"
+    cv2.imwrite(str(good), np.full((48, 48), 7, np.uint8))
+    cut = tmp_path / "cut.pgm"
+    cut.write_bytes(good.read_bytes()[:1200])
+    capfd.readouterr()
+    with pytest.raises(DataError, match="cut.pgm"):
+        read_gray(cut)
+    assert capfd.readouterr().err == ""

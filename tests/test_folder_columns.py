@@ -158,3 +158,39 @@ def test_dataset_options_reach_the_loader_and_the_job_config(tmp_path):
     plain = expand_jobs(sel, [0], dataset_options={"synthetic": {"n_per_class": 5}})
     assert "header is" in plain[0].problem  # without the options the table is refused
     assert plain[0].config()["dataset_options"][name] == {}
+
+
+def test_datasets_info_and_verify_take_the_column_options(tmp_path, capsys):
+    from fer_bench.cli.main import main
+
+    make_wide_table(tmp_path)
+    flags = [a for k, v in OPTIONS.items() for a in ("--dataset-option", f"{k}={v}")]
+    assert main(["datasets", "info", f"folder:{tmp_path}", *flags, "--json"]) == 0
+    assert '"n_images": 4' in capsys.readouterr().out
+    assert main(["datasets", "verify", f"folder:{tmp_path}", *flags]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK")
+    assert main(["datasets", "info", f"folder:{tmp_path}"]) == 2  # the wide header needs them
+    assert "label_column" in capsys.readouterr().err
+    assert main(["datasets", "verify", *flags]) == 2  # options for every dataset: refused
+    assert "applies to one dataset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header,options,match", [
+    ("path,label,label", {}, "names column 'label' 2 times"),
+    ("path,performer,posed_label", {"label_column": "posed_label",
+                                    "subject_column": "posed_label"}, "the same column"),
+])
+def test_ambiguous_columns_are_refused(tmp_path, header, options, match):
+    write_image(tmp_path / "a.png", face(np.random.default_rng(0), (40, 40)))
+    (tmp_path / "labels.csv").write_text(f"{header}\na.png,happy,happy\n")
+    with pytest.raises(DataError, match=match) as err:
+        load_dataset(f"folder:{tmp_path}", **options)
+    assert "\n" not in str(err.value)
+
+
+def test_an_empty_label_cell_says_so(tmp_path):
+    from fer_bench.data import verify_dataset
+
+    write_image(tmp_path / "a.png", face(np.random.default_rng(0), (40, 40)))
+    (tmp_path / "labels.csv").write_text("path,label\na.png,\n")
+    assert [p.problem for p in verify_dataset(f"folder:{tmp_path}")] == ["empty label"]

@@ -17,7 +17,7 @@ import fer_bench.face.stage as stage_module
 from fakes import register_pipeline, write_image
 from fer_bench.errors import FerBenchError
 from fer_bench.face.stage import FaceStage, output_params
-from fer_bench.harness.execute import run_job, score_no_face, tta_accuracies
+from fer_bench.harness.execute import count_no_face_wrong, run_job, tta_accuracies
 from fer_bench.harness.jobs import expand_jobs, face_params, resolve_selection
 from fer_bench.metrics import classification_metrics
 from fer_bench.reports.aggregate import group
@@ -121,16 +121,14 @@ def test_no_face_wrong_lowers_accuracy_by_exactly_the_no_face_images_that_were_r
     assert crop["face_detection"]["no_face_correct"] == right_no_face == 2
     assert crop["metrics"]["accuracy"] == pytest.approx(4 / 12)
     assert wrong["metrics"]["accuracy"] == pytest.approx((4 - right_no_face) / 12)
-    cm_crop = np.array(crop["metrics"]["confusion"]["matrix"])
-    cm_wrong = np.array(wrong["metrics"]["confusion"]["matrix"])
-    assert cm_wrong.shape == (3, 3) and cm_wrong.sum() == cm_crop.sum() == 12
-    assert (cm_crop.sum(axis=1) == cm_wrong.sum(axis=1)).all()  # same true labels
-    # the two right angry no-face images went to the runner-up class
-    assert cm_crop[0].tolist() == [4, 0, 0] and cm_wrong[0].tolist() == [2, 2, 0]
+    assert wrong["metrics"]["accuracy_on_crops"] == crop["metrics"]["accuracy"]
+    # No prediction is invented: the confusion matrix is the model's own in both records.
+    assert wrong["metrics"]["confusion"] == crop["metrics"]["confusion"]
+    assert wrong["metrics"]["per_class"] == crop["metrics"]["per_class"]
     assert wrong["metrics"]["top2_accuracy"] < crop["metrics"]["top2_accuracy"]
     report = render_classification_report(group([wrong])[0])
     assert "counted as errors (`no_face=wrong`)" in report
-    assert "right 2 time(s), so every accuracy here is 16.7 points below" in report
+    assert "right 2 time(s), so accuracy is 16.7 points below" in report
     both = group([crop, wrong])
     assert len(both) == 2 and any("no_face=wrong" in c.row_label for c in both)
 
@@ -148,22 +146,23 @@ def test_precropped_test_sets_say_no_detection_ran():
     assert line in cross
 
 
-def test_score_no_face_counts_right_no_face_images_as_runner_up():
+def test_no_face_wrong_rescores_accuracy_and_top2_only():
     y = np.array([0, 1, 2, 0, 1])
     pred = np.array([0, 1, 0, 1, 1])
     scores = np.array([[.7, .2, .1], [.1, .6, .3], [.5, .1, .4], [.3, .6, .1], [.2, .5, .3]])
     no_face = np.array([True, True, True, False, False])
-    new, new_scores = score_no_face(y, pred, scores, no_face, 3)
-    assert new.tolist() == [1, 2, 0, 1, 1]  # right ones -> runner-up; wrong ones kept
-    assert np.isneginf(new_scores[[0, 1, 2], [0, 1, 2]]).all() and scores[0, 0] == .7
-    plain, _ = score_no_face(y, pred, None, no_face, 3)
-    assert plain.tolist() == [1, 2, 0, 1, 1]  # next class without scores
     before = classification_metrics(y, pred, ["a", "b", "c"], scores, n_boot=10)
-    after = classification_metrics(y, new, ["a", "b", "c"], new_scores, n_boot=10)
+    after = count_no_face_wrong(before, y, pred, scores, no_face, seed=0)
     assert before["accuracy"] - after["accuracy"] == pytest.approx(2 / 5)
+    assert after["accuracy"] == pytest.approx(1 / 5) and after["no_face_wrong"] == 3
+    assert after["hamming_loss"] == pytest.approx(4 / 5)
     assert after["top2_accuracy"] == pytest.approx(2 / 5)  # no-face images miss in top-2 too
-    same, _ = score_no_face(y, pred, scores, np.zeros(5, bool), 3)
-    assert same.tolist() == pred.tolist()
+    lo, hi = after["accuracy_ci95"]
+    assert lo <= after["accuracy"] <= hi
+    for key in ("confusion", "per_class", "balanced_accuracy", "macro_f1"):
+        assert after[key] == before[key]  # the model's predictions, not invented ones
+    assert before["accuracy"] == after["accuracy_on_crops"] and "accuracy_on_crops" not in before
+    assert count_no_face_wrong(before, y, pred, scores, np.zeros(5, bool), 0) is before
 
 
 def test_tta_accuracies_count_no_face_images_wrong():

@@ -8,9 +8,9 @@ from tabulate import tabulate
 
 from ..data import data_root, load_dataset, verify_dataset
 from ..data.roots import locate
-from ..errors import DataError, DatasetNotFound, DuplicateImages
+from ..errors import DataError, DatasetNotFound, DuplicateImages, UsageError
 from ..registry import DATASETS
-from .options import add_data_root
+from .options import add_data_root, add_dataset_option, flat_assignments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          description="Counts per split, per class and number of subjects.")
     ip.add_argument("name", help="dataset name (see `datasets list`) or folder:PATH")
     add_data_root(ip)
+    add_dataset_option(ip)
     ip.add_argument("--json", action="store_true", help="print one JSON object")
     ip.set_defaults(func=cmd_info)
 
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "unless --strict.")
     vp.add_argument("name", nargs="?", help="dataset to verify (default: every one found)")
     add_data_root(vp)
+    add_dataset_option(vp)
     vp.add_argument("--strict", action="store_true",
                     help="count groups of identical images as problems too (exit 1)")
     vp.set_defaults(func=cmd_verify)
@@ -68,7 +70,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    ds = load_dataset(args.name, args.data_root)
+    ds = load_dataset(args.name, args.data_root,
+                      **flat_assignments(args.dataset_option, "--dataset-option"))
     info = {
         "dataset": args.name,
         "n_images": len(ds),
@@ -95,6 +98,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         e.name for e in DATASETS if not e.tags.get("by_path") and not e.tags.get("builtin")
     ]
     root = data_root(args.data_root)
+    options = flat_assignments(args.dataset_option, "--dataset-option")
+    if options and not args.name:
+        raise UsageError("--dataset-option applies to one dataset: name it, e.g. "
+                         "`datasets verify folder:PATH --dataset-option label_column=...`")
     failed, n_checked = False, 0
     for name in names:
         if not args.name:
@@ -102,7 +109,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 locate(name, root)
             except DatasetNotFound:
                 continue
-        problems = verify_dataset(name, root)
+        problems = verify_dataset(name, root, **options)
         n_checked += 1
         for problem in problems:
             print(f"{name}: {problem}")

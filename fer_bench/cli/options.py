@@ -81,3 +81,21 @@ def add_fit_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, sco
                         "(crop: score images without a detected face on their centred crop, "
                         "the default; wrong: count them as errors) (repeatable)")
     add_data_root(p)
+
+
+def add_dataset_option(p: argparse.ArgumentParser) -> None:
+    """``--dataset-option KEY=VALUE`` for commands that read one dataset (``datasets info``)."""
+    p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
+                   help="dataset loader option, e.g. label_column=posed_label (repeatable)")
+
+
+def flat_assignments(items: list[str] | None, flag: str) -> dict:
+    """``KEY=VALUE`` items as one dict (no owner prefixes: the command reads one thing)."""
+    from ..harness.jobs import parse_assignments
+
+    parsed = parse_assignments(items, flag)
+    out = dict(parsed.pop(None, {}))
+    for owner, values in parsed.items():
+        for key, value in values.items():
+            out[f"{owner}.{key}"] = value  # a dotted key: let the callee name it as unknown
+    return out

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from ..errors import FerBenchError
-from .options import add_fit_options, non_negative_int
+from .options import add_fit_options, flat_assignments, non_negative_int
 
 EXAMPLES = """\
 examples:
@@ -41,18 +41,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _flat(items: list[str] | None, flag: str) -> dict:
-    """``KEY=VALUE`` items as one dict (no owner prefixes: train fits one pipeline)."""
-    from ..harness.jobs import parse_assignments
-
-    parsed = parse_assignments(items, flag)
-    out = dict(parsed.pop(None, {}))
-    for owner, values in parsed.items():
-        for key, value in values.items():
-            out[f"{owner}.{key}"] = value  # a dotted key: let the callee name it as unknown
-    return out
-
-
 def default_out(pipeline: str, dataset: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset.split(":", 1)[0])
     return Path("results") / "models" / f"{pipeline}-{safe}.ferb"
@@ -83,8 +71,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise FerBenchError(f"--out {out} is a directory; name the model file, e.g. {out / 'model.ferb'}")
     model = train_model(
         args.pipeline, args.dataset, protocol=args.protocol, view=args.view,
-        params=_flat(args.param, "--param"), face=_flat(args.face, "--face"),
-        dataset_options=_flat(args.dataset_option, "--dataset-option"), seed=args.seed,
+        params=flat_assignments(args.param, "--param"), face=flat_assignments(args.face, "--face"),
+        dataset_options=flat_assignments(args.dataset_option, "--dataset-option"), seed=args.seed,
         limit_train=args.limit_train, data_root=args.data_root,
         command=command_line(args),
         log=lambda line: print(line, flush=True),

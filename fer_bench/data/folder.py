@@ -1,7 +1,7 @@
 """Any user folder of labelled faces: a ``<class>/<image>`` tree, or images plus ``labels.csv``.
 
-Named ``folder:PATH`` on the command line. Images may be any format OpenCV reads, in colour or
-gray, of any size (kept native; an object array when sizes differ).
+Named ``folder:PATH`` on the command line. Images may be PNG, JPEG, BMP, TIFF, PNM or WebP
+(:mod:`.io`), in colour or gray, of any size (kept native; an object array when sizes differ).
 """
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ def _column(header: list[str], option: str, given: dict, table: Path, fix: str,
     """Index of the column ``given[option]`` (or its default) names in ``header``; None for an
     optional column that is absent. Raises a one-line DataError listing the header otherwise."""
     wanted = given.get(option, COLUMN_OPTIONS[option]).strip().lower()
+    if header.count(wanted) > 1:  # which copy holds the labels is anybody's guess
+        raise DataError(f"{table}:1", f"the header names column {wanted!r} "
+                        f"{header.count(wanted)} times", "give every column its own name")
     if wanted in header:
         return header.index(wanted)
     if option not in given and not required:
@@ -114,7 +117,10 @@ def _load_labels_csv(root: Path, table: Path, given: dict[str, str], *, name: st
                      errors: list[DataError] | None) -> FaceDataset:
     images = root / given["image_root"] if "image_root" in given else root
     where_rel = "the image root" if "image_root" in given else "the folder"
-    fix = f"rows are path,label[,subject] with paths relative to {where_rel}"
+    named = [given.get(k, COLUMN_OPTIONS[k]) for k in ("path_column", "label_column")]
+    fix = (f"rows are {named[0]},{named[1]}"
+           + (f",{given['subject_column']}" if "subject_column" in given else "[,subject]")
+           + f" with paths relative to {where_rel}")
     try:
         with table.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -127,6 +133,9 @@ def _load_labels_csv(root: Path, table: Path, given: dict[str, str], *, name: st
     col_path = _column(header, "path_column", given, table, fix)
     col_label = _column(header, "label_column", given, table, fix)
     col_subject = _column(header, "subject_column", given, table, fix, required=False)
+    if len({col_path, col_label, col_subject} - {None}) < 2 + (col_subject is not None):
+        raise DataError(f"{table}:1", "path, label and subject options name the same column",
+                        "give each of path_column, label_column, subject_column its own column")
     if "image_root" in given and not images.is_dir():
         raise (broken_link(images) or DatasetNotFound(
             images, "image_root is not a folder",
@@ -142,6 +151,10 @@ def _load_labels_csv(root: Path, table: Path, given: dict[str, str], *, name: st
             report(errors, DataError(where, f"{len(row)} fields, expected {len(header)}", fix))
             continue
         rel, label = row[col_path].strip(), row[col_label].strip()
+        if not label:
+            report(errors, DataError(where, "empty label",
+                                     f"fill in the label or delete the row ({fix})"))
+            continue
         try:
             code = canonical_label(label)
         except KeyError:

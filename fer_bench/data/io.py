@@ -43,6 +43,13 @@ _UNKNOWN_FIX = "re-download it, save it as 8- or 16-bit PNG or JPEG, or remove i
 _QUIET_PILLOW = threading.Lock()
 
 
+# OpenCV's decoders log their failures to stderr ("[ERROR:0@...] imdecode_ ...") before they
+# return None; every caller here reports the file in one line instead, so only fatal messages
+# are kept (the level is process-wide, and toggling it per call would serialise the decoding
+# threads).
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
+
+
 def max_pixels() -> int:
     """The pixel limit: ``$FER_BENCH_MAX_PIXELS`` when set, else :data:`MAX_PIXELS`."""
     raw = os.environ.get(MAX_PIXELS_ENV, "").strip()

@@ -236,27 +236,3 @@ def apply_face_stage(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray
     except OSError:
         pass  # a read-only cache only costs time
     return faces, stage.detection_rate_
-
-
-def detection_flags(dataset: FaceDataset, stage: FaceStage) -> tuple[np.ndarray, np.ndarray]:
-    """``(attempted, detected)``: per image of ``dataset``, whether ``stage`` ran detection on
-    it and whether it found a face, as :func:`apply_face_stage` sets them.
-
-    Read from the face cache where :func:`apply_face_stage` stored them (no detection runs
-    again), computed otherwise; pre-cropped datasets need no detection and no cache.
-    """
-    stage._check_params()
-    items = as_image_list(dataset.images)
-    attempted = np.array([stage.wants_detection(np.shape(im)) for im in items], bool)
-    if not attempted.any():
-        return attempted, np.zeros(len(items), bool)
-    path = cache_dir() / "faces" / f"{_stage_key(dataset, stage)}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:  # only these two members are read
-            tried, found = z["attempted"].astype(bool), z["detected"].astype(bool)
-        if tried.shape == found.shape == (len(items),):
-            return tried, found
-    except Exception:  # absent or damaged: apply_face_stage recomputes (and replaces) it
-        pass
-    apply_face_stage(dataset, stage)
-    return stage.attempted_.copy(), stage.detected_.copy()

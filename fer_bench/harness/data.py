@@ -20,7 +20,6 @@ from ..data.labels import LabelView, get_view
 _MAX_ENTRIES = 4
 _DATASETS: OrderedDict = OrderedDict()
 _FACES: OrderedDict = OrderedDict()
-_FLAGS: OrderedDict = OrderedDict()
 
 
 def _memo(cache: OrderedDict, key: Any, build: Callable[[], Any]) -> Any:
@@ -38,7 +37,6 @@ def clear_caches() -> None:
     """Forget every dataset and face crop held by this process."""
     _DATASETS.clear()
     _FACES.clear()
-    _FLAGS.clear()
 
 
 def _key(*parts: Any) -> str:
@@ -51,28 +49,22 @@ def load(name: str, options: dict, data_root: str | None) -> FaceDataset:
                  lambda: load_dataset(name, data_root, **options))
 
 
-def faces(name: str, options: dict, data_root: str | None, face: dict) -> tuple[np.ndarray, float | None]:
-    """``(N, 48, 48)`` uint8 face crops of dataset ``name`` and the detection rate.
+def faces(name: str, options: dict, data_root: str | None, face: dict
+          ) -> tuple[np.ndarray, float | None, np.ndarray, np.ndarray]:
+    """``(crops, rate, attempted, detected)`` of dataset ``name``: its ``(N, 48, 48)`` uint8
+    face crops, the detection rate, and per image whether detection ran on it and whether it
+    found a face (memoised in this process).
 
     ``face`` holds the :class:`~fer_bench.face.stage.FaceStage` parameters.
     """
     from ..face.stage import FaceStage, apply_face_stage  # cv2 cascades load only when needed
 
-    def build() -> tuple[np.ndarray, float | None]:
-        crops, rate = apply_face_stage(load(name, options, data_root), FaceStage(**face))
-        return np.asarray(crops), rate
+    def build() -> tuple[np.ndarray, float | None, np.ndarray, np.ndarray]:
+        stage = FaceStage(**face)
+        crops, rate = apply_face_stage(load(name, options, data_root), stage)
+        return np.asarray(crops), rate, stage.attempted_.copy(), stage.detected_.copy()
 
     return _memo(_FACES, _key(name, options, data_root, face), build)
-
-
-def detection_flags(name: str, options: dict, data_root: str | None, face: dict
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``(attempted, detected)`` per image of dataset ``name`` under face stage ``face`` (see
-    :func:`fer_bench.face.stage.detection_flags`), memoised in this process like the crops."""
-    from ..face.stage import FaceStage, detection_flags as stage_flags
-
-    return _memo(_FLAGS, _key(name, options, data_root, face),
-                 lambda: stage_flags(load(name, options, data_root), FaceStage(**face)))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..metrics import classification_metrics
+from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
 from .jobs import HARNESS_VERSION, Job, error_line, weights_digest
@@ -158,32 +158,35 @@ def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndar
     return out
 
 
-def score_no_face(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None,
-                  no_face: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions and scores with the images in ``no_face`` counted as errors
-    (``--face no_face=wrong``), keeping the confusion matrix square over the view's classes.
+def count_no_face_wrong(metrics: dict, y_true: np.ndarray, y_pred: np.ndarray,
+                        scores: np.ndarray | None, no_face: np.ndarray, seed: int) -> dict:
+    """``metrics`` (of the model's predictions on every test image) with the images in
+    ``no_face`` counted as errors (``--face no_face=wrong``), as a deployed predictor that finds
+    no face to classify would be judged.
 
-    A no-face image the model got wrong keeps its prediction. One it got right is counted as
-    the model's runner-up class (its highest score but the true class's; the next class of the
-    view when there are no scores), so accuracy falls by exactly the no-face images that were
-    right and every other metric follows from the same confusion matrix. Scores of the true
-    class become ``-inf`` on no-face images, so top-2 accuracy counts them as misses too. With
-    a single class nothing can be wrong and the predictions are returned as they are.
+    Only the figures that a "no answer" changes without inventing one are rescored: accuracy,
+    its bootstrap interval, the Hamming loss and top-2 accuracy. The confusion matrix, the
+    per-class figures, balanced accuracy and macro-F1 stay those of the model's predictions
+    on the centred crops (an abstention is no class), and ``accuracy_on_crops`` keeps the plain
+    accuracy. Returns a new dict; ``metrics`` is unchanged when no image lacks a face.
     """
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred).copy()
     no_face = np.asarray(no_face, bool)
-    if n_classes < 2 or not no_face.any():
-        return y_pred, scores
-    if scores is not None:
-        scores = np.array(scores, dtype=float, copy=True)
-        scores[no_face, y_true[no_face]] = -np.inf
-    for i in np.flatnonzero(no_face & (y_pred == y_true)):
-        if scores is not None and np.isfinite(scores[i]).any():
-            y_pred[i] = int(np.argmax(scores[i]))
+    if not no_face.any():
+        return metrics
+    y_true = np.asarray(y_true, dtype=np.int64)
+    correct = (np.asarray(y_pred) == y_true) & ~no_face
+    out = dict(metrics, accuracy_on_crops=metrics["accuracy"], no_face_wrong=int(no_face.sum()))
+    out["accuracy"] = float(correct.mean())
+    out["hamming_loss"] = 1.0 - out["accuracy"]
+    out["accuracy_ci95"] = list(bootstrap_ci(correct, n_boot=N_BOOT, seed=seed))
+    if metrics.get("top2_accuracy") is not None:
+        if len(metrics["confusion"]["classes"]) > 2:
+            masked = np.array(scores, dtype=float)  # the true class out of reach: a miss
+            masked[no_face, y_true[no_face]] = -np.inf
+            out["top2_accuracy"] = top_k_accuracy(y_true, masked, k=2)
         else:
-            y_pred[i] = (int(y_true[i]) + 1) % n_classes
-    return y_pred, scores
+            out["top2_accuracy"] = float((~no_face).mean())
+    return out
 
 
 def face_detection_summary(attempted: np.ndarray, detected: np.ndarray, paths: np.ndarray,
@@ -360,9 +363,7 @@ def prepare(job: Job, data_root: str | None) -> JobData:
     if job.limit_train is not None:
         train = stratified_subsample(train, y_tr[train], job.limit_train, job.seed)
     has_val = split.val is not None and len(split.val) > 0
-    test_name = job.datasets[-1]
-    attempted, detected = jobdata.detection_flags(test_name, options[test_name], data_root,
-                                                  job.face)
+    _, _, attempted, detected = crops[-1]
     keep = prepared.keep[-1]
     test_rows = np.flatnonzero(keep)[split.test]  # rows of the loaded test dataset
     return JobData(
@@ -395,16 +396,17 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     no_face = d.test_no_face
     scored_as = job.face.get("no_face", "crop")
     wrong = no_face if scored_as == "wrong" else None
-    y_scored, scores_scored = (score_no_face(d.y_test, y_pred, scores, no_face, len(classes))
-                               if wrong is not None else (y_pred, scores))
+    metrics = classification_metrics(d.y_test, y_pred, classes, scores, n_boot=N_BOOT,
+                                     seed=job.seed)
+    if wrong is not None:
+        metrics = count_no_face_wrong(metrics, d.y_test, y_pred, scores, wrong, job.seed)
     out: dict[str, Any] = {
         "params": kwargs, "default_view": d.protocol.default_view, "classes": classes,
         "dropped_classes": d.dropped,
         "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
         "n_test": int(len(split.test)),
         "n_test_duplicates": int(split.test_duplicates),  # copies in train/val (fixed splits)
-        "metrics": classification_metrics(d.y_test, y_scored, classes, scores_scored,
-                                          n_boot=N_BOOT, seed=job.seed),
+        "metrics": metrics,
     }
     start = starting_weights(estimator)
     if start:

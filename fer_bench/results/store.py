@@ -122,14 +122,18 @@ def load_records(path: str | os.PathLike, latest: bool = True) -> list[dict]:
     ``config_hash`` is kept, at the position of that last record.
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / RECORDS
+    if path.is_dir() or (path.suffix != ".jsonl" and not path.exists()):
+        path = path / RECORDS  # a results directory, existing or not
     if not path.exists():
         raise FerBenchError(
             f"{path}: no records found (run `python -m fer_bench run --out {path.parent}` first)"
         )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # a directory of that name, no permission, ...
+        raise FerBenchError(f"{path}: cannot read the records ({exc.strerror or exc}); it must "
+                            "be the JSON-lines file `run` writes") from None
     records: list[dict] = []
-    raw = path.read_bytes()
     lines = raw.split(b"\n")
     complete = lines[:-1]  # the text after the last newline is a partial record, if anything
     for number, line in enumerate(complete, 1):
@@ -156,7 +160,8 @@ def record_problem(record: Any) -> str | None:
 
     A record is an object with a non-empty string ``config_hash`` (the store's key) and, when
     given, a string ``status``; one with ``status`` ``ok`` and ``metrics`` (what reports score)
-    also names its :data:`SCORED_KEYS` and has ``metrics`` as an object.
+    also names its :data:`SCORED_KEYS` and has ``metrics`` as an object holding the confusion
+    matrix (``matrix`` and ``classes``) every report derives its figures from.
     """
     if not isinstance(record, dict):
         kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
@@ -175,6 +180,10 @@ def record_problem(record: Any) -> str | None:
             return f"a scored record without {', '.join(missing)}"
         if not isinstance(record["metrics"], dict):
             return "metrics is not an object"
+        confusion = record["metrics"].get("confusion")
+        if not (isinstance(confusion, dict) and isinstance(confusion.get("matrix"), list)
+                and isinstance(confusion.get("classes"), list)):
+            return "metrics without a confusion matrix (matrix and classes)"
     return None
 
 
