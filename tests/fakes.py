@@ -11,8 +11,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from fer_bench.data.cache import cache_dir
 from fer_bench.data.labels import canonical_label
 from fer_bench.registry import PIPELINES, Entry
 
@@ -222,3 +224,15 @@ def register_pipeline(monkeypatch, name: str, target: str) -> None:
     """Register the test-only pipeline factory ``target`` (``"module:attr"``) as ``name``."""
     entry = Entry(name, target, "test-only pipeline", {"family": "classical"})
     monkeypatch.setitem(PIPELINES._entries, name, entry)
+
+
+def cache_entries() -> list[Path]:
+    """The dataset cache's entries (under ``$FER_BENCH_CACHE``), sorted."""
+    return sorted((cache_dir() / "datasets").glob("*.npz"))
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    """The message of a raised error, checked to be one line."""
+    message = str(exc.value)
+    assert "\n" not in message
+    return message

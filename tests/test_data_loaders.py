@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from fakes import (
-    CK_ORIGINAL_SEQUENCES, Fake, face, fer2013_csv_text, make_ckplus48, make_ckplus_original,
-    make_class_tree, make_fer2013_csv, make_fer2013_folder, make_jaffe, make_labels_csv_folder,
-    write_corrupt, write_image, write_truncated,
+    CK_ORIGINAL_SEQUENCES, Fake, cache_entries, face, fer2013_csv_text, make_ckplus48,
+    make_ckplus_original, make_class_tree, make_fer2013_csv, make_fer2013_folder, make_jaffe,
+    make_labels_csv_folder, one_line, write_corrupt, write_image, write_truncated,
 )
 from fer_bench.data import load_dataset, verify_dataset
 from fer_bench.data import ckplus, fer2013, folder, jaffe, walk
-from fer_bench.data.cache import cache_dir
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import DataError, DatasetNotFound
 
@@ -43,14 +42,6 @@ def assert_matches(ds, fakes, *, splits=False, subjects=False):
             assert ds.subjects[i] == fake.subject
 
 
-def cache_entries() -> list[Path]:
-    return sorted((cache_dir() / "datasets").glob("*.npz"))
-
-
-def one_line(exc: pytest.ExceptionInfo) -> str:
-    message = str(exc.value)
-    assert "\n" not in message
-    return message
 
 
 # --- FER2013 -------------------------------------------------------------------------------

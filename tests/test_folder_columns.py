@@ -7,22 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakes import face, make_labels_csv_folder, write_image
+from fakes import cache_entries, face, make_labels_csv_folder, one_line, write_image
 from fer_bench.data import folder, load_dataset
-from fer_bench.data.cache import cache_dir, fingerprint, key_for
+from fer_bench.data.cache import fingerprint, key_for
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import DataError, DatasetNotFound
 from fer_bench.harness.jobs import expand_jobs, parse_assignments, resolve_selection
 
 
-def cache_entries() -> list[Path]:
-    return sorted((cache_dir() / "datasets").glob("*.npz"))
-
-
-def one_line(exc: pytest.ExceptionInfo) -> str:
-    message = str(exc.value)
-    assert "\n" not in message
-    return message
 
 
 def make_wide_table(root: Path, image_root: str = "imgs") -> dict[str, np.ndarray]:
