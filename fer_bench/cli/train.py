@@ -64,8 +64,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..apps.train import train_model
     from ..models import save_model
 
-    if args.limit_train is not None and args.limit_train < 2:
-        raise FerBenchError(f"--limit-train {args.limit_train}: need at least 2 training images")
     out = Path(args.out) if args.out else default_out(args.pipeline, args.dataset)
     if out.is_dir():
         raise FerBenchError(f"--out {out} is a directory; name the model file, e.g. {out / 'model.ferb'}")

@@ -63,12 +63,11 @@ def duplicate_problems(ds: FaceDataset) -> list[DuplicateImages]:
     counts the test images that have a copy into its records as ``n_test_duplicates`` (see
     :func:`fer_bench.protocols.check_split`).
     """
-    root = str(ds.meta.get("root") or "")
     out: list[DuplicateImages] = []
     for group in duplicate_groups(ds.content_hashes):
         paths = [str(p) for p in ds.paths[group]]
-        shown = [os.path.relpath(p, root) if root and p.startswith(root + os.sep) else p
-                 for p in paths[1:]]  # the first in full (the line starts with it), then short
+        # the first in full (the line starts with it), then short
+        shown = [ds.relative_path(p) for p in paths[1:]]
         problem = f"same pixels as {', '.join(shown)}"
         labels = [CLASSES[c] for c in dict.fromkeys(ds.labels[group].tolist())]
         if len(labels) > 1:

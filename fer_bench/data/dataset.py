@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Sequence
@@ -89,6 +90,12 @@ class FaceDataset:
     def view_labels(self, view: LabelView) -> np.ndarray:
         """Labels in ``view``'s space, -1 where the view drops the class."""
         return view.apply(self.labels)
+
+    def relative_path(self, path: object) -> str:
+        """``path`` relative to the dataset's root (``meta["root"]``) when it lies under it, as
+        it is otherwise: how messages and records name the dataset's files briefly."""
+        path, root = str(path), str(self.meta.get("root") or "")
+        return os.path.relpath(path, root) if root and path.startswith(root + os.sep) else path
 
     @cached_property
     def content_hashes(self) -> np.ndarray:

@@ -144,7 +144,8 @@ def _decode(path: Path) -> np.ndarray:
     except ImageError as exc:
         raise DataError(path, f"unsupported image layout ({exc})", "save it as PNG or JPEG"
                         ) from None
-    _check_pixels(path, image.shape[1], image.shape[0], limit)  # formats without a header read
+    # again on the decoded size: OpenCV may read a size other than the header Pillow parsed
+    _check_pixels(path, image.shape[1], image.shape[0], limit)
     return _apply_exif_orientation(data, image)
 
 

@@ -93,7 +93,7 @@ class FaceStage(TransformerMixin, BaseEstimator):
     no_face : {"crop", "wrong"}
         How the harness scores a test image where detection ran and found no face: ``crop``
         scores its centred crop like the others; ``wrong`` counts it as an error (see
-        :func:`fer_bench.harness.execute.score_no_face`). The crops are the same either way.
+        :func:`fer_bench.harness.execute.count_no_face_wrong`). The crops are the same either way.
 
     Attributes
     ----------

@@ -7,7 +7,6 @@ the runner moves to ``failures.log``). Only interruptions (Ctrl-C, SystemExit) p
 from __future__ import annotations
 
 import inspect
-import os
 import resource
 import sys
 import time
@@ -15,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +23,9 @@ from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
 from .jobs import HARNESS_VERSION, Job, error_line, weights_digest
+
+if TYPE_CHECKING:
+    from ..data.dataset import FaceDataset
 
 #: Bootstrap resamples for the accuracy interval of every record.
 N_BOOT = 1000
@@ -190,17 +192,14 @@ def count_no_face_wrong(metrics: dict, y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def face_detection_summary(attempted: np.ndarray, detected: np.ndarray, paths: np.ndarray,
-                           root: str | None, correct: np.ndarray, scored_as: str) -> dict:
+                           dataset: FaceDataset, correct: np.ndarray, scored_as: str) -> dict:
     """What a record says about face detection on its test images: how many went through
     detection, how many had a face, the count and first :data:`NO_FACE_LISTED` paths (relative
     to the dataset's root) of those without one, how many of those the model got right anyway
     (on their centred crops) and how they were scored (``crop`` or ``wrong``)."""
     attempted, detected = np.asarray(attempted, bool), np.asarray(detected, bool)
     no_face = attempted & ~detected
-    listed = []
-    for p in np.asarray(paths)[no_face][:NO_FACE_LISTED]:
-        p = str(p)
-        listed.append(os.path.relpath(p, root) if root and p.startswith(root + os.sep) else p)
+    listed = [dataset.relative_path(p) for p in np.asarray(paths)[no_face][:NO_FACE_LISTED]]
     return {"test_images": int(len(attempted)), "attempted": int(attempted.sum()),
             "detected": int((attempted & detected).sum()), "no_face": int(no_face.sum()),
             "no_face_paths": listed, "no_face_correct": int((no_face & correct).sum()),
@@ -328,16 +327,14 @@ class JobData:
     loaded: tuple
     dataset_options: dict
     #: Per test image: whether the face stage ran detection on it, and whether it found a face.
-    test_attempted: np.ndarray | None = None
-    test_detected: np.ndarray | None = None
+    test_attempted: np.ndarray
+    test_detected: np.ndarray
     #: Per test image: its path in the test dataset.
-    test_paths: np.ndarray | None = None
+    test_paths: np.ndarray
 
     @property
     def test_no_face(self) -> np.ndarray:
         """Test images where detection ran and found no face (all False without detection)."""
-        if self.test_attempted is None or self.test_detected is None:
-            return np.zeros(len(self.y_test), bool)
         return self.test_attempted & ~self.test_detected
 
 
@@ -436,8 +433,8 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
     if len(rates) == 2:
         out["detection_rate_train"] = rates[0]
     out["face_detection"] = face_detection_summary(
-        d.test_attempted, d.test_detected, d.test_paths, d.loaded[-1].meta.get("root"),
-        y_pred == d.y_test, scored_as)
+        d.test_attempted, d.test_detected, d.test_paths, d.loaded[-1], y_pred == d.y_test,
+        scored_as)
     out["data"] = {name: jobdata.summary(ds) for name, ds in zip(job.datasets, d.loaded)}
     history = training_history(estimator)
     if history is not None:
