@@ -96,9 +96,12 @@ DATASETS.add(
 )
 
 # --- protocols: factory(**options) -> Protocol ---------------------------------------------
+# ``fixed_split``: the dataset's own published split; a cross-dataset job training on that
+# dataset scores this protocol's model (see fer_bench.harness.models.model_source).
 PROTOCOLS.add(
     "fer2013-official", "fer_bench.protocols.official:fer2013_official",
     "fit Training, select on PublicTest, report PrivateTest", datasets=("fer2013",),
+    fixed_split=True,
 )
 PROTOCOLS.add(
     "ckplus-10fold", "fer_bench.protocols.kfold:ckplus_10fold",
@@ -115,6 +118,7 @@ PROTOCOLS.add(
 PROTOCOLS.add(
     "synthetic-holdout", "fer_bench.protocols.official:synthetic_holdout",
     "the synthetic default's train / val / test split", datasets=("synthetic",),
+    fixed_split=True,
 )
 PROTOCOLS.add(
     "kfold", "fer_bench.protocols.kfold:generic_kfold",

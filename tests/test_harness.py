@@ -15,7 +15,9 @@ from fer_bench.data.dataset import FaceDataset
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import FerBenchError
 from fer_bench.harness import data as jobdata
-from fer_bench.harness.execute import starting_weights, stratified_subsample, tta_accuracies
+from fer_bench.harness.execute import tta_accuracies
+from fer_bench.harness.fit import starting_weights
+from fer_bench.harness.prepare import stratified_subsample
 from fer_bench.harness.jobs import (
     Job, ProtocolSpec, budget_params, expand_jobs, parse_assignments, pipeline_params,
     resolve_budget, resolve_selection,

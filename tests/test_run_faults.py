@@ -99,6 +99,7 @@ def test_dry_run_resume_lists_only_what_would_run(tmp_path, capsys):
     base = ["run", *CHEAP, *SMALL, "--datasets", "synthetic", "--out", str(out)]
     assert main([*base, "--seeds", "0", "--no-report"]) == 0
     records = (out / "records.jsonl").read_bytes()
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     capsys.readouterr()
 
     argv = [*base, "--seeds", "0,1", "--dry-run"]
@@ -117,7 +118,7 @@ def test_dry_run_resume_lists_only_what_would_run(tmp_path, capsys):
     line = one_line_error(capsys.readouterr().err)
     assert "1 of these 2 jobs already have results" in line and "--resume" in line
     assert (out / "records.jsonl").read_bytes() == records  # a dry run writes nothing
-    assert sorted(p.name for p in out.iterdir()) == ["records.jsonl"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == written
 
 
 # --- 2. synthetic results never enter the real store -------------------------------------------

@@ -62,7 +62,7 @@ def test_selects_on_validation_and_refits_on_all():
 
 
 def test_designated_validation_split_selects_but_stays_out_of_training():
-    from fer_bench.harness.execute import fit_estimator, selection_summary
+    from fer_bench.harness.fit import fit_estimator, selection_summary
 
     X, y = blobs(20, seed=0)
     Xv, yv = blobs(10, seed=2)

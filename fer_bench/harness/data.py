@@ -75,19 +75,27 @@ class ViewData:
     ----------
     datasets : tuple of FaceDataset
         One dataset, or (train, test) for a cross-dataset protocol, holding only the images
-        whose class the view keeps; the protocol's split indices index these.
+        whose class its view keeps; the protocol's split indices index these.
     keep : tuple of ndarray of bool
-        For each dataset, which rows of the loaded dataset survive the view.
-    view : LabelView
-        The view narrowed to the classes present (in both datasets, for cross-dataset).
+        For each dataset, which rows of the loaded dataset survive its view.
+    views : tuple of LabelView
+        Each dataset's view: the run's view narrowed to the classes the dataset has. For a
+        cross-dataset protocol the training dataset keeps all of its own classes (a model is
+        trained once on them and serves every test dataset) and the test dataset keeps the
+        classes both share (the only ones the model can be scored on).
     dropped : list of str
         Classes of the requested view that cannot be scored (absent from a dataset).
     """
 
     datasets: tuple[FaceDataset, ...]
     keep: tuple[np.ndarray, ...]
-    view: LabelView
+    views: tuple[LabelView, ...]
     dropped: list[str]
+
+    @property
+    def view(self) -> LabelView:
+        """The view the test images are scored in."""
+        return self.views[-1]
 
     @property
     def protocol_input(self) -> FaceDataset | tuple[FaceDataset, FaceDataset]:
@@ -95,25 +103,31 @@ class ViewData:
         return self.datasets[0] if len(self.datasets) == 1 else self.datasets  # type: ignore[return-value]
 
     def labels(self, i: int = 0) -> np.ndarray:
-        """View labels ``0..K-1`` of dataset ``i``."""
-        return self.view.apply(self.datasets[i].labels)
+        """View labels ``0..K-1`` of dataset ``i`` (in its own view)."""
+        return self.views[i].apply(self.datasets[i].labels)
+
+
+def own_view(view: LabelView, ds: FaceDataset) -> tuple[LabelView, list[str]]:
+    """``view`` narrowed to the classes ``ds`` has, and the view's classes it lacks."""
+    mapped = view.apply(ds.labels)
+    present = {view.classes[v] for v in np.unique(mapped) if v >= 0}
+    dropped = [c for c in view.classes if c not in present]
+    return view.restrict(tuple(c for c in view.classes if c in present), view.name), dropped
 
 
 def view_data(datasets: tuple[FaceDataset, ...], view_name: str) -> ViewData:
     """Narrow ``view_name`` to the classes the data has and drop the images it has no class for."""
     view = get_view(view_name)
+    train_view, dropped = own_view(view, datasets[0])
+    views: tuple[LabelView, ...] = (train_view,)
     if len(datasets) == 2:
         from ..protocols.cross import shared_view
 
-        view, dropped = shared_view(view, *datasets)
-    else:
-        mapped = view.apply(datasets[0].labels)
-        present = {view.classes[v] for v in np.unique(mapped) if v >= 0}
-        dropped = [c for c in view.classes if c not in present]
-        view = view.restrict(tuple(c for c in view.classes if c in present), view.name)
-    keep = tuple(view.apply(ds.labels) >= 0 for ds in datasets)
+        shared, dropped = shared_view(view, *datasets)
+        views = (train_view, shared)
+    keep = tuple(v.apply(ds.labels) >= 0 for v, ds in zip(views, datasets))
     subsets = tuple(ds.subset(k) for ds, k in zip(datasets, keep))
-    return ViewData(subsets, keep, view, dropped)
+    return ViewData(subsets, keep, views, dropped)
 
 
 def summary(ds: FaceDataset) -> dict:

@@ -7,113 +7,35 @@ the runner moves to ``failures.log``). Only interruptions (Ctrl-C, SystemExit) p
 from __future__ import annotations
 
 import inspect
-import resource
 import sys
 import time
 import traceback
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .. import __version__
+from ..errors import FerBenchError
 from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
-from .jobs import HARNESS_VERSION, Job, error_line, weights_digest
+from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
+from .jobs import HARNESS_VERSION, Job, error_line
+from .models import model_source
+from .prepare import JobData, prepare, prepare_evaluation
 
 if TYPE_CHECKING:
     from ..data.dataset import FaceDataset
 
 #: Bootstrap resamples for the accuracy interval of every record.
 N_BOOT = 1000
-#: Constructor parameters that take the job's seed.
-_SEED_NAMES = ("random_state", "seed")
 #: Test images without a face a record lists by path (all of them are counted).
 NO_FACE_LISTED = 20
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def stratified_subsample(index: np.ndarray, y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` of ``index`` keeping class proportions of ``y`` (labels of ``index``), seeded.
-
-    Each class gets its proportional share (largest remainders round up, and every class keeps
-    at least one image when ``n`` allows). Returns sorted indices; all of them when ``n`` is not
-    smaller than ``len(index)``.
-    """
-    index, y = np.asarray(index), np.asarray(y)
-    if n >= len(index):
-        return index
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(y, return_counts=True)
-    share = counts / counts.sum() * n
-    take = np.floor(share).astype(int)
-    if n >= len(classes):
-        take = np.maximum(take, 1)
-    order = np.argsort(-(share - np.floor(share)), kind="stable")
-    i = 0
-    while take.sum() < n:  # hand out the remaining slots by largest remainder
-        c = order[i % len(order)]
-        if take[c] < counts[c]:
-            take[c] += 1
-        i += 1
-    while take.sum() > n:  # the at-least-one rule overshot: trim the largest classes
-        take[np.argmax(take)] -= 1
-    chosen = [rng.choice(index[y == c], size=k, replace=False) for c, k in zip(classes, take)]
-    return np.sort(np.concatenate(chosen))
-
-
-def _reset_peak_rss() -> None:
-    # Linux lets a process reset its own high-water mark, making the peak per job, not per worker.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (since the last reset, on Linux)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
-def build_estimator(job: Job, checkpoint_root: str | None = None) -> tuple[Any, dict]:
-    """The pipeline's estimator and the constructor arguments it got.
-
-    The job's seed becomes ``random_state`` (or ``seed``) unless the job's params set it.
-    A deep estimator with a ``checkpoint_dir`` parameter checkpoints under
-    ``checkpoint_root/<config hash>``, so a killed run resumes its training.
-    """
-    factory = PIPELINES.get(job.pipeline).load()
-    names = inspect.signature(factory).parameters
-    kwargs = dict(job.params)
-    seed_name = next((n for n in _SEED_NAMES if n in names), None)
-    if seed_name and seed_name not in kwargs:
-        kwargs[seed_name] = job.seed
-    estimator = factory(**kwargs)
-    if seed_name is None and hasattr(estimator, "get_params"):  # a factory(**params)
-        top = estimator.get_params(deep=False)
-        seed_name = next((n for n in _SEED_NAMES if n in top), None)
-        if seed_name and seed_name not in kwargs:
-            estimator.set_params(**{seed_name: job.seed})
-            kwargs[seed_name] = job.seed
-    if checkpoint_root and hasattr(estimator, "get_params"):
-        if "checkpoint_dir" in estimator.get_params(deep=False) and "checkpoint_dir" not in kwargs:
-            estimator.set_params(checkpoint_dir=str(Path(checkpoint_root) / job.config_hash))
-    return estimator, kwargs
 
 
 def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | None:
@@ -206,63 +128,9 @@ def face_detection_summary(attempted: np.ndarray, detected: np.ndarray, paths: n
             "scored_as": scored_as}
 
 
-def starting_weights(estimator: Any) -> dict | None:
-    """``{"path", "sha256"}`` of the model file an estimator started from (``init_from``), so a
-    record says which weights it fine-tuned even after the file is replaced; None otherwise."""
-    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
-    digest = weights_digest(params.get("init_from"))
-    return {"path": str(params["init_from"]), "sha256": digest} if digest else None
-
-
-def training_history(estimator: Any) -> list[dict] | None:
-    """The per-epoch ``history_`` of a deep estimator (or of a pipeline's last step)."""
-    candidates = [estimator]
-    if hasattr(estimator, "steps"):
-        candidates.append(estimator.steps[-1][1])
-    for obj in candidates:
-        history = getattr(obj, "history_", None)
-        if isinstance(history, dict):  # Keras style {"train_loss": [...], ...} -> per epoch
-            keys = list(history)
-            history = [dict(zip(keys, values)) for values in zip(*history.values())]
-        if history:
-            return [dict(epoch) for epoch in history]  # the store turns numpy scalars into JSON
-    return None
-
-
-def selection_summary(estimator: Any) -> dict:
-    """``{"selection": ...}`` for an estimator that selected parameters on the validation split
-    (best parameters, each setting's validation accuracy, search seconds, whether the final
-    model trained on the validation images); ``{}`` otherwise."""
-    search = getattr(estimator, "search_scores_", None)
-    if not search:
-        return {}
-    return {"selection": {
-        "best_params": dict(estimator.best_params_),
-        "scores": [{"params": p, "val_accuracy": a} for p, a in search],
-        "seconds": float(getattr(estimator, "search_seconds_", 0.0)),
-        "trained_on_validation": bool(getattr(estimator, "trained_on_validation_", False)),
-    }}
-
-
-def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: bool = False
-                  ) -> None:
-    """Fit, passing the validation split only to estimators that take it (deep ones, the
-    classical pipelines that select parameters on it); those that can train on it after
-    selection (``refit_on_validation``) may do so only when the protocol carved it out of the
-    training data (``val_from_train``)."""
-    from ..pipelines.base import accepts_validation
-
-    if (hasattr(estimator, "get_params")
-            and "refit_on_validation" in estimator.get_params(deep=False)):
-        estimator.set_params(refit_on_validation=bool(val_from_train))
-    if X_val is not None and accepts_validation(estimator):
-        estimator.fit(X, y, X_val=X_val, y_val=y_val)
-    else:
-        estimator.fit(X, y)
-
-
 def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None = None,
-            command: list[str] | None = None) -> dict:
+            command: list[str] | None = None, model_root: str | None = None,
+            stored_after: float | None = None) -> dict:
     """Run ``job`` and return its record (``status`` ``ok`` or ``failed``).
 
     Parameters
@@ -274,6 +142,13 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
         Folder for deep pipelines' training checkpoints (``<out>/cache/checkpoints``).
     command : list of str, optional
         The command line that launched the run, stored in the record.
+    model_root : str, optional
+        The trained-model store (``<out>/cache/models``, see :mod:`fer_bench.harness.models`):
+        a job whose model is there scores it instead of fitting, and a job that fits saves its
+        model there. None: every job fits its own and keeps nothing.
+    stored_after : float, optional
+        Reuse only models stored at or after this time (``time.time()``): ``run --force``
+        passes its start, so it fits every model again once and its later jobs reuse those.
     """
     record: dict[str, Any] = {
         "config_hash": job.config_hash, "harness_version": HARNESS_VERSION,
@@ -288,6 +163,9 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     }
     if len(job.datasets) == 2:
         record["train_dataset"], record["test_dataset"] = job.datasets
+    elif job.model is not None and job.protocol.startswith("cross:"):  # ``evaluate``
+        record["train_dataset"], record["test_dataset"] = job.protocol[6:].split("->", 1)
+        record["dataset"] = job.datasets[0]
     else:
         record["dataset"] = job.datasets[0]
     if job.problem is not None:  # planning found its data broken: no second attempt to load it
@@ -295,7 +173,8 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
                       traceback=f"found while planning the run:\n{job.problem_traceback}")
     else:
         try:
-            record.update(_execute(job, data_root, checkpoint_root))
+            record.update(_execute(job, data_root, checkpoint_root, model_root,
+                                   record["command"], stored_after))
             record["status"] = "ok"
         except Exception as exc:  # any failure of this one job is recorded; the run goes on
             record.update(status="failed", error=error_line(exc), traceback=traceback.format_exc())
@@ -304,128 +183,98 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     return record
 
 
-@dataclass
-class JobData:
-    """One job's data after loading, label view, face stage and split (the test part kept apart).
+def predictions(estimator: Any, model_classes: Sequence[str], X: np.ndarray,
+                classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Labels (indices into ``classes``) and ``(N, len(classes))`` scores of ``estimator``,
+    whose outputs index ``model_classes``, on faces ``X``.
 
-    ``X_*`` are ``(N, 48, 48)`` uint8 faces, ``y_*`` view labels; ``train`` indexes the training
-    dataset's faces (already subsampled for ``limit_train``).
+    When the model's classes are the scored ones this is the estimator's own ``predict`` (as
+    on its own test set). Otherwise (a cross-dataset test set lacking some of the model's
+    classes) the prediction is the argmax over the scored classes' columns only, as the thesis
+    and cross-dataset FER practice score a model on the classes both datasets share.
     """
-
-    protocol: Any
-    split: Any
-    classes: list[str]
-    dropped: list[str]
-    train: np.ndarray
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray | None
-    y_val: np.ndarray | None
-    X_test: np.ndarray
-    y_test: np.ndarray
-    detection_rates: list[float | None]
-    loaded: tuple
-    dataset_options: dict
-    #: Per test image: whether the face stage ran detection on it, and whether it found a face.
-    test_attempted: np.ndarray
-    test_detected: np.ndarray
-    #: Per test image: its path in the test dataset.
-    test_paths: np.ndarray
-
-    @property
-    def test_no_face(self) -> np.ndarray:
-        """Test images where detection ran and found no face (all False without detection)."""
-        return self.test_attempted & ~self.test_detected
+    model_classes, classes = list(model_classes), list(classes)
+    if model_classes == classes:
+        y_pred = np.asarray(estimator.predict(X))
+        return y_pred, class_scores(estimator, X, len(classes))
+    missing = [c for c in classes if c not in model_classes]
+    if missing:
+        raise FerBenchError(f"the model cannot score class(es) {', '.join(missing)}: it was "
+                            f"trained on {', '.join(model_classes)}")
+    full = class_scores(estimator, X, len(model_classes))
+    if full is None:
+        raise FerBenchError("the pipeline has neither predict_proba nor decision_function, so "
+                            "it cannot be scored on a subset of its classes")
+    scores = full[:, [model_classes.index(c) for c in classes]]
+    return scores.argmax(axis=1), scores
 
 
-def prepare(job: Job, data_root: str | None) -> JobData:
-    """Load, view, crop and split ``job``'s data; shared by :func:`run_job` and ``train``."""
-    from ..protocols import get_protocol
+def _execute(job: Job, data_root: str | None, checkpoint_root: str | None,
+             model_root: str | None, command: list[str], stored_after: float | None) -> dict:
+    if job.model is not None:  # ``evaluate``: a saved model on a whole dataset
+        from ..modelfile import file_digest
+        from ..models import load_model
+
+        model = load_model(job.model)
+        d = prepare_evaluation(job, model.classes, data_root)
+        p = model.provenance
+        obtained = Obtained(model, {
+            "file": str(model.path), "sha256": file_digest(model.path),
+            "source": p.get("protocol"), "trained_by": p.get("trained_by"), "reused": True})
+    else:
+        d = prepare(job, data_root)
+        obtained = obtain_model(job, d, data_root, checkpoint_root, model_root, command,
+                                stored_after=stored_after)
+    if not obtained.fitted_here:
+        reset_peak_rss()
+    return score(job, d, obtained)
+
+
+def score(job: Job, d: JobData, obtained: Obtained) -> dict:
+    """A record's results for ``obtained``'s model on the test part of ``d``: metrics, test-time
+    augmentation, validation metrics (when the model was selected on ``d``'s validation part),
+    timing, face detection, data summaries and the model's training history."""
     from . import data as jobdata
 
-    protocol = get_protocol(job.protocol)
-    options = job.config()["dataset_options"]
-    loaded = tuple(jobdata.load(d, options[d], data_root) for d in job.datasets)
-    prepared = jobdata.view_data(loaded, job.view)
-    crops = [jobdata.faces(d, options[d], data_root, job.face) for d in job.datasets]
-    X_all = [c[0][keep] for c, keep in zip(crops, prepared.keep)]
-    y_all = [prepared.labels(i) for i in range(len(job.datasets))]
-    split = next((s for s in protocol.splits(prepared.protocol_input, job.seed)
-                  if s.fold == job.fold), None)
-    if split is None:
-        raise LookupError(f"{job.protocol} has no fold {job.fold!r} for seed {job.seed}")
-    X_tr, y_tr = X_all[0], y_all[0]
-    X_te, y_te = X_all[-1], y_all[-1]
-    train = split.train
-    if job.limit_train is not None:
-        train = stratified_subsample(train, y_tr[train], job.limit_train, job.seed)
-    has_val = split.val is not None and len(split.val) > 0
-    _, _, attempted, detected = crops[-1]
-    keep = prepared.keep[-1]
-    test_rows = np.flatnonzero(keep)[split.test]  # rows of the loaded test dataset
-    return JobData(
-        protocol=protocol, split=split, classes=list(prepared.view.classes),
-        dropped=list(prepared.dropped), train=train,
-        X_train=X_tr[train], y_train=y_tr[train],
-        X_val=X_tr[split.val] if has_val else None, y_val=y_tr[split.val] if has_val else None,
-        X_test=X_te[split.test], y_test=y_te[split.test],
-        detection_rates=[c[1] for c in crops], loaded=loaded, dataset_options=options,
-        test_attempted=attempted[test_rows], test_detected=detected[test_rows],
-        test_paths=np.asarray(loaded[-1].paths)[test_rows],
-    )
-
-
-def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> dict:
-    from . import data as jobdata
-
-    d = prepare(job, data_root)
-    split, classes, train = d.split, d.classes, d.train
-    X_val, y_val, X_test = d.X_val, d.y_val, d.X_test
-    estimator, kwargs = build_estimator(job, checkpoint_root)
-    _reset_peak_rss()
+    model, prov = obtained.model, obtained.model.provenance
+    estimator, classes, X_test = model.estimator, d.classes, d.X_test
     t0 = time.perf_counter()
-    fit_estimator(estimator, d.X_train, d.y_train, X_val, y_val, split.val_from_train)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    y_pred = np.asarray(estimator.predict(X_test))
+    y_pred, scores = predictions(estimator, model.classes, X_test, classes)
     predict_s = time.perf_counter() - t0
-    scores = class_scores(estimator, X_test, len(classes))
-    no_face = d.test_no_face
     scored_as = job.face.get("no_face", "crop")
-    wrong = no_face if scored_as == "wrong" else None
+    wrong = d.test_no_face if scored_as == "wrong" else None
     metrics = classification_metrics(d.y_test, y_pred, classes, scores, n_boot=N_BOOT,
                                      seed=job.seed)
     if wrong is not None:
         metrics = count_no_face_wrong(metrics, d.y_test, y_pred, scores, wrong, job.seed)
     out: dict[str, Any] = {
-        "params": kwargs, "default_view": d.protocol.default_view, "classes": classes,
-        "dropped_classes": d.dropped,
-        "n_train": int(len(train)), "n_val": int(0 if split.val is None else len(split.val)),
-        "n_test": int(len(split.test)),
-        "n_test_duplicates": int(split.test_duplicates),  # copies in train/val (fixed splits)
-        "metrics": metrics,
+        "params": dict(prov.get("params", job.params)),
+        "default_view": d.protocol.default_view if d.protocol is not None else job.view,
+        "classes": classes, "dropped_classes": d.dropped,
+        "n_train": int(prov.get("n_train", len(d.train))), "n_val": int(prov.get("n_val", 0)),
+        "n_test": int(len(X_test)),
+        "n_test_duplicates": d.n_test_duplicates,  # copies in train/val (fixed splits)
+        "metrics": metrics, "model": obtained.info,
     }
-    start = starting_weights(estimator)
-    if start:
-        out["init_from"] = start
-    tta = tta_accuracies(estimator, X_test, d.y_test, y_pred, wrong=wrong)
-    if tta:
-        out["tta_accuracy"] = tta
-        out["tta_mode"] = estimator.get_params(deep=False).get("tta") or "none"
-    out.update(selection_summary(estimator))
-    if out.get("selection", {}).get("trained_on_validation"):
-        # The validation images are training images of the final model now: no honest
-        # validation score remains (the search's own scores are in "selection").
-        out["n_train"] += out["n_val"]
-    elif X_val is not None and len(X_val):
-        val_scores = class_scores(estimator, X_val, len(classes))
+    if prov.get("init_from"):
+        out["init_from"] = prov["init_from"]
+    if list(model.classes) == list(classes):  # the estimator's own labels are the scored ones
+        tta = tta_accuracies(estimator, X_test, d.y_test, y_pred, wrong=wrong)
+        if tta:
+            out["tta_accuracy"] = tta
+            out["tta_mode"] = estimator.get_params(deep=False).get("tta") or "none"
+    if prov.get("selection"):
+        out["selection"] = prov["selection"]
+    # d's validation part is the model's own unless the model came from another protocol.
+    selected_here = job.model is None and model_source(job) is job
+    trained_on_val = prov.get("selection", {}).get("trained_on_validation", False)
+    if selected_here and d.X_val is not None and len(d.X_val) and not trained_on_val:
+        val_pred, val_scores = predictions(estimator, model.classes, d.X_val, d.train_classes)
         out["val_metrics"] = classification_metrics(
-            y_val, np.asarray(estimator.predict(X_val)), classes, val_scores, n_boot=N_BOOT,
-            seed=job.seed,
-        )
+            d.y_val, val_pred, d.train_classes, val_scores, n_boot=N_BOOT, seed=job.seed)
     out["timing"] = {
-        "fit_s": fit_s, "predict_s": predict_s,
-        "predict_ms_per_image": 1000 * predict_s / max(len(split.test), 1),
+        "fit_s": float(prov.get("fit_seconds", 0.0)), "predict_s": predict_s,
+        "predict_ms_per_image": 1000 * predict_s / max(len(X_test), 1),
         "peak_rss_mb": peak_rss_mb(),
     }
     rates = d.detection_rates
@@ -436,7 +285,6 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None) -> di
         d.test_attempted, d.test_detected, d.test_paths, d.loaded[-1], y_pred == d.y_test,
         scored_as)
     out["data"] = {name: jobdata.summary(ds) for name, ds in zip(job.datasets, d.loaded)}
-    history = training_history(estimator)
-    if history is not None:
-        out["history"] = history
+    if prov.get("history") is not None:
+        out["history"] = prov["history"]
     return out

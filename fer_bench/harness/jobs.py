@@ -24,6 +24,8 @@ from ..results.store import UNPLANNED_FOLD
 
 #: Bump when a change to the harness changes what a job computes (so old records stop matching).
 HARNESS_VERSION = 1
+#: Bump when cross-dataset jobs change what they compute (their records stop matching).
+CROSS_VERSION = 2
 
 #: The dataset and protocol every selection falls back to when no real data is found.
 SYNTHETIC_PROTOCOL = "synthetic-holdout"
@@ -78,6 +80,9 @@ class Job:
     face: dict = field(default_factory=dict)
     limit_train: int | None = None
     dataset_options: dict = field(default_factory=dict)
+    #: A saved model file to score instead of fitting one (``evaluate``); None for a job that
+    #: fits its model (or finds it in the trained-model store).
+    model: str | None = None
     #: Why the job cannot run (its data failed to load or split while planning, one line with
     #: the file), and that error's traceback; None for a job that can run.
     problem: str | None = field(default=None, compare=False)
@@ -97,6 +102,13 @@ class Job:
             # The starting weights' content, not their file name: replacing the model file
             # makes a new job rather than one --resume skips.
             config["init_from_sha256"] = digest
+        if self.protocol.startswith("cross:"):
+            # Since version 2 a cross-dataset job scores the training dataset's own model
+            # (all of its classes; argmax over the classes both datasets share), reused from
+            # the trained-model store, instead of a model fitted on the shared classes alone.
+            config["cross_version"] = CROSS_VERSION
+        if self.model is not None:
+            config["model_sha256"] = weights_digest(self.model)
         return config
 
     @cached_property

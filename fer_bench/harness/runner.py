@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,6 +51,11 @@ class RunSummary:
             out.append(f"FAILED {r['pipeline']} on {r.get('protocol_label', r['protocol'])} "
                        f"fold {r['fold']} seed {r['seed']}: {r.get('error')}")
         return out
+
+
+def model_root(out: str | os.PathLike) -> Path:
+    """Where a results directory keeps its trained models (see :mod:`.models`)."""
+    return Path(out).resolve() / "cache" / "models"
 
 
 def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: bool = False
@@ -100,6 +106,8 @@ def execute_jobs(
     fn = functools.partial(
         run_job, data_root=None if data_root is None else str(data_root),
         checkpoint_root=str(Path(out).resolve() / "cache" / "checkpoints"),
+        model_root=str(model_root(out)),
+        stored_after=time.time() if force else None,  # --force: fit each model anew, once
         command=list(command) if command is not None else list(sys.argv),
     )
     bar = tqdm(total=len(todo), desc="jobs", unit="job", disable=not progress, file=sys.stderr)

@@ -226,9 +226,23 @@ class Cell:
         return "_".join(slug(p) for p in parts)
 
 
+def current(records: Sequence[dict]) -> list[dict]:
+    """``records`` less those a later record of the same job supersedes: same pipeline,
+    protocol, fold, seed, row and column configuration, but another config hash, as when the
+    harness changed what such a job computes (cross-dataset jobs reusing the training dataset's
+    model since ``cross_version`` 2). Order is kept."""
+    last: dict[str, int] = {}
+    for i, r in enumerate(records):
+        last[_canon([r.get("pipeline"), r.get("protocol_label") or r.get("protocol"),
+                     r.get("fold"), r.get("seed"), _row_config(r), _column_config(r)])] = i
+    keep = set(last.values())
+    return [r for i, r in enumerate(records) if i in keep]
+
+
 def group(records: Iterable[dict]) -> list[Cell]:
-    """Cells of the ``ok`` records, in first-seen order of protocols, then of pipelines."""
-    recs = ok_records(records)
+    """Cells of the current ``ok`` records (see :func:`current`), in first-seen order of
+    protocols, then of pipelines."""
+    recs = current(ok_records(records))
     rows = {r["pipeline"]: [] for r in recs}
     for r in recs:
         cfg = _row_config(r)

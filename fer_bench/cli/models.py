@@ -1,0 +1,55 @@
+"""``models list|add``: the trained-model store of a results directory (``OUT/cache/models``)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models", help="list or add the trained models a results directory reuses",
+        description="Every model `run` fits is kept once under OUT/cache/models, named by its "
+                    "model key (what decides its weights); jobs that need the same model, "
+                    "such as cross:fer2013->X after fer2013-official, score it instead of "
+                    "fitting again.")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    ls = verbs.add_parser("list", help="one line per stored model")
+    ls.add_argument("--out", default="results", metavar="DIR",
+                    help="results directory (default: results)")
+    ls.set_defaults(func=cmd_list)
+    add = verbs.add_parser(
+        "add", help="store model files under the key their provenance describes",
+        description="Store a copy of each model file (written by `train` or `run`) under the "
+                    "model key its provenance describes, so that `run` scores it for jobs with "
+                    "that configuration instead of fitting one.")
+    add.add_argument("files", nargs="+", metavar="FILE", help=".ferb model files")
+    add.add_argument("--out", default="results", metavar="DIR",
+                     help="results directory (default: results)")
+    add.set_defaults(func=cmd_add)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ..harness.models import ModelStore
+    from ..harness.runner import model_root
+    from ..modelfile import read_header
+
+    store = ModelStore(model_root(args.out))
+    keys = store.keys()
+    for key in keys:
+        p = read_header(store.path(key)).get("provenance") or {}
+        acc = p.get("test_accuracy")
+        print(f"{key[:12]}  {p.get('pipeline')} on {p.get('protocol')} fold {p.get('fold')} "
+              f"seed {p.get('seed')} view {p.get('view')}"
+              + (f"  test {100 * acc:.1f} %" if acc is not None else ""))
+    print(f"{len(keys)} model(s) in {store.root}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from ..harness.models import ModelStore
+    from ..harness.runner import model_root
+
+    store = ModelStore(model_root(args.out))
+    for path in args.files:
+        key, stored = store.add(path)
+        print(f"{path} -> {stored} (model key {key[:12]})")
+    return 0

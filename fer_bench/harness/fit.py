@@ -1,0 +1,253 @@
+"""Fit a job's model, or fetch it from the trained-model store: estimator, fit and provenance.
+
+:func:`obtain_model` is the one way a job gets its model (a ``run`` job, a cross-dataset job
+reusing another protocol's model, ``train``): the estimator is built from the registry, fitted
+on the job's training part with its validation part for selection, and wrapped as a
+:class:`~fer_bench.models.FerModel` whose provenance says how it was made.
+"""
+from __future__ import annotations
+
+import inspect
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from ..registry import PIPELINES
+from .jobs import Job, error_line, weights_digest
+
+if TYPE_CHECKING:
+    from ..models import FerModel
+    from .prepare import JobData
+
+#: Constructor parameters that take the job's seed.
+_SEED_NAMES = ("random_state", "seed")
+
+
+def reset_peak_rss() -> None:
+    # Linux lets a process reset its own high-water mark, making the peak per job, not per worker.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (since the last reset, on Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def build_estimator(job: Job, checkpoint_root: str | None = None) -> tuple[Any, dict]:
+    """The pipeline's estimator and the constructor arguments it got.
+
+    The job's seed becomes ``random_state`` (or ``seed``) unless the job's params set it.
+    A deep estimator with a ``checkpoint_dir`` parameter checkpoints under
+    ``checkpoint_root/<config hash>``, so a killed run resumes its training.
+    """
+    factory = PIPELINES.get(job.pipeline).load()
+    names = inspect.signature(factory).parameters
+    kwargs = dict(job.params)
+    seed_name = next((n for n in _SEED_NAMES if n in names), None)
+    if seed_name and seed_name not in kwargs:
+        kwargs[seed_name] = job.seed
+    estimator = factory(**kwargs)
+    if seed_name is None and hasattr(estimator, "get_params"):  # a factory(**params)
+        top = estimator.get_params(deep=False)
+        seed_name = next((n for n in _SEED_NAMES if n in top), None)
+        if seed_name and seed_name not in kwargs:
+            estimator.set_params(**{seed_name: job.seed})
+            kwargs[seed_name] = job.seed
+    if checkpoint_root and hasattr(estimator, "get_params"):
+        if "checkpoint_dir" in estimator.get_params(deep=False) and "checkpoint_dir" not in kwargs:
+            estimator.set_params(checkpoint_dir=str(Path(checkpoint_root) / job.config_hash))
+    return estimator, kwargs
+
+
+def starting_weights(estimator: Any) -> dict | None:
+    """``{"path", "sha256"}`` of the model file an estimator started from (``init_from``), so a
+    record says which weights it fine-tuned even after the file is replaced; None otherwise."""
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    digest = weights_digest(params.get("init_from"))
+    return {"path": str(params["init_from"]), "sha256": digest} if digest else None
+
+
+def training_history(estimator: Any) -> list[dict] | None:
+    """The per-epoch ``history_`` of a deep estimator (or of a pipeline's last step)."""
+    candidates = [estimator]
+    if hasattr(estimator, "steps"):
+        candidates.append(estimator.steps[-1][1])
+    for obj in candidates:
+        history = getattr(obj, "history_", None)
+        if isinstance(history, dict):  # Keras style {"train_loss": [...], ...} -> per epoch
+            keys = list(history)
+            history = [dict(zip(keys, values)) for values in zip(*history.values())]
+        if history:
+            return [dict(epoch) for epoch in history]  # the store turns numpy scalars into JSON
+    return None
+
+
+def selection_summary(estimator: Any) -> dict:
+    """``{"selection": ...}`` for an estimator that selected parameters on the validation split
+    (best parameters, each setting's validation accuracy, search seconds, whether the final
+    model trained on the validation images); ``{}`` otherwise."""
+    search = getattr(estimator, "search_scores_", None)
+    if not search:
+        return {}
+    return {"selection": {
+        "best_params": dict(estimator.best_params_),
+        "scores": [{"params": p, "val_accuracy": a} for p, a in search],
+        "seconds": float(getattr(estimator, "search_seconds_", 0.0)),
+        "trained_on_validation": bool(getattr(estimator, "trained_on_validation_", False)),
+    }}
+
+
+def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: bool = False
+                  ) -> None:
+    """Fit, passing the validation split only to estimators that take it (deep ones, the
+    classical pipelines that select parameters on it); those that can train on it after
+    selection (``refit_on_validation``) may do so only when the protocol carved it out of the
+    training data (``val_from_train``)."""
+    from ..pipelines.base import accepts_validation
+
+    if (hasattr(estimator, "get_params")
+            and "refit_on_validation" in estimator.get_params(deep=False)):
+        estimator.set_params(refit_on_validation=bool(val_from_train))
+    if X_val is not None and accepts_validation(estimator):
+        estimator.fit(X, y, X_val=X_val, y_val=y_val)
+    else:
+        estimator.fit(X, y)
+
+
+def split_names(protocol: Any, fold: str) -> dict[str, str]:
+    """What the train / validation / test parts are called (FER2013: Training, ...)."""
+    tags = [getattr(protocol, f"{p}_tag", None) for p in ("train", "val", "test")]
+    if all(tags):
+        return dict(zip(("train_split", "val_split", "test_split"), tags))
+    return {"train_split": f"{fold} train", "val_split": f"{fold} validation",
+            "test_split": f"{fold} test"}
+
+
+def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
+              command: list[str] | None = None) -> FerModel:
+    """Fit ``job``'s pipeline on the training part of ``d`` (selecting on its validation part)
+    and return it as a :class:`~fer_bench.models.FerModel` with its provenance: parameters,
+    data, split, sizes, selection, per-epoch history, validation accuracy and fit seconds.
+
+    The peak-memory counter is reset first, so a job's ``peak_rss_mb`` covers its own fit.
+    """
+    from ..face.stage import SCORING_PARAMS
+    from ..models import FerModel
+    from ..results.environment import environment
+    from .models import model_key
+
+    estimator, kwargs = build_estimator(job, checkpoint_root)
+    split = d.split
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    fit_estimator(estimator, d.X_train, d.y_train, d.X_val, d.y_val, split.val_from_train)
+    fit_s = time.perf_counter() - t0
+    selection = selection_summary(estimator)
+    trained_on_val = selection.get("selection", {}).get("trained_on_validation", False)
+    n_val = 0 if d.X_val is None else int(len(d.X_val))
+    val_accuracy = None
+    if n_val and not trained_on_val:  # else the model has seen these images
+        val_accuracy = float(np.mean(np.asarray(estimator.predict(d.X_val)) == d.y_val))
+    family = "deep" if PIPELINES.get(job.pipeline).tags.get("family") == "deep" else "classical"
+    env = {k: v for k, v in environment().items() if k != "hostname"}  # the file may be shared
+    provenance: dict[str, Any] = {
+        "pipeline": job.pipeline, "family": family, "params": kwargs,
+        "dataset": job.datasets[0], "datasets": list(job.datasets[:1]),
+        "dataset_options": {job.datasets[0]: d.dataset_options.get(job.datasets[0], {})},
+        "protocol": job.protocol, "fold": split.fold, "seed": job.seed, "view": job.view,
+        "dropped_classes": [c for c in d.dropped if c not in d.train_classes],
+        "limit_train": job.limit_train, **split_names(d.protocol, split.fold),
+        "n_train": int(len(d.train)) + (n_val if trained_on_val else 0), "n_val": n_val,
+        **selection, "val_accuracy": val_accuracy, "fit_seconds": round(fit_s, 3),
+        "trained_by": job.config_hash, "model_key": model_key(job, kwargs),
+        "fer_bench_version": __version__, "environment": env,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": list(command) if command is not None else list(sys.argv),
+    }
+    start = starting_weights(estimator)
+    if start:
+        provenance["init_from"] = start
+    history = training_history(estimator)
+    if history is not None:
+        provenance["history"] = history
+    face = {k: v for k, v in job.face.items() if k not in SCORING_PARAMS}
+    return FerModel(estimator=estimator, classes=tuple(d.train_classes), face=face,
+                    family=family, provenance=provenance)
+
+
+@dataclass
+class Obtained:
+    """A job's model and where it came from (what its record says under ``"model"``)."""
+
+    model: FerModel
+    #: ``key``, ``source`` (the protocol that trained it), ``trained_by`` (that job's config
+    #: hash), ``reused`` (found in the store), ``sha256`` / ``file`` (when stored), ``error``
+    #: (why it could not be stored).
+    info: dict
+
+    @property
+    def fitted_here(self) -> bool:
+        return not self.info["reused"]
+
+
+def obtain_model(job: Job, d: JobData, data_root: str | None = None,
+                 checkpoint_root: str | None = None, model_root: str | None = None,
+                 command: list[str] | None = None, stored_after: float | None = None
+                 ) -> Obtained:
+    """``job``'s model: from the store under ``model_root`` when an earlier job fitted it, else
+    fitted now on its source's training data (``d`` itself, or the source protocol's data for
+    a cross-dataset job whose training dataset has a published split) and stored.
+
+    A model that cannot be stored (a pipeline holding types a model file may not) is still
+    scored; the record's ``model.error`` says why it was not kept. Only models stored at or
+    after ``stored_after`` (a ``time.time()``) are reused: ``run --force`` fits each model again
+    once, and replaces the stored one.
+    """
+    from ..modelfile import file_digest
+    from .models import ModelStore, model_key, model_source
+    from .prepare import prepare
+
+    source = model_source(job)
+    _, kwargs = build_estimator(source, checkpoint_root)
+    key = model_key(source, kwargs)
+    info: dict[str, Any] = {"key": key, "source": source.spec.label,
+                            "trained_by": source.config_hash, "reused": False}
+    if model_root is None:
+        model = fit_model(source, d if source is job else prepare(source, data_root),
+                          checkpoint_root, command)
+        return Obtained(model, info)
+    store = ModelStore(model_root)
+    with store.lock(key):
+        model = store.get(key, stored_after)
+        if model is not None:
+            info["reused"] = True
+        else:
+            model = fit_model(source, d if source is job else prepare(source, data_root),
+                              checkpoint_root, command)
+            try:
+                store.put(model, key)
+            except Exception as exc:  # noqa: BLE001 - keeping the model is a convenience
+                info["error"] = error_line(exc)
+    path = store.path(key)
+    if path.is_file() and "error" not in info:
+        info.update(file=str(path), sha256=file_digest(path))
+    return Obtained(model, info)
