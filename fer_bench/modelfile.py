@@ -56,13 +56,6 @@ MAX_CLASSES = 1000
 
 _DAMAGED = "the file is damaged or not a fer-bench model; train it again"
 
-#: SHA-256 of the version-1 files still accepted: the bundled ``models/default.ferb``, written
-#: before the header had a checksum (its CK+ fine-tuning records cite this digest). Any other
-#: version-1 header could have been edited unnoticed, so it is refused.
-LEGACY_V1_FILES = frozenset({
-    "422c20ca181a2cafe97eb85bba5ccd3e6e6105b9f8515f1beaa3fac7e49249b7",
-})
-
 #: Every type a classical model file may hold, by skops node kind: exactly what the registered
 #: classical pipelines save (``tests/test_model_security.py`` fits each one and checks that this
 #: list covers its file and nothing else is needed). Anything else is refused unbuilt.
@@ -160,8 +153,10 @@ def write_model(path: str | os.PathLike, *, family: str, classes: list[str], fac
         "classes": list(classes), "face": dict(face),
         "preprocessing": {
             "input": "grayscale uint8", "size": size,
-            "crop": "square around the detected face box grown by face.margin on each side, "
-                    "clipped to the image, resized with INTER_AREA, then face.equalize",
+            "crop": ("square of side box / face.box_scale centred face.box_offset sides above "
+                     "the detected face box's centre" if face.get("box_scale") is not None else
+                     "square around the detected face box grown by face.margin on each side")
+                    + ", clipped to the image, resized with INTER_AREA, then face.equalize",
         },
         "provenance": provenance, "weights": member,
     }
@@ -223,7 +218,7 @@ def _read_members(path: Path, weights: bool = True) -> tuple[dict, bytes | None]
         with zipfile.ZipFile(path) as zf:
             header = json.loads(_member(zf, path, HEADER, MAX_HEADER_BYTES).decode("utf-8"))
             _validate_header(path, header)
-            if header["format_version"] == 1 and file_digest(path) not in LEGACY_V1_FILES:
+            if header["format_version"] == 1:  # no header checksum: could be edited unnoticed
                 raise ModelFileError(
                     path, "model format version 1: its header has no checksum, so it may have "
                     "been changed", "train it again with this fer-bench (it writes version 2)")
@@ -301,6 +296,16 @@ def _validate_header(path: Path, header: Any) -> None:
         raise bad(f"face size {size!r} (expected an integer in {FACE_SIZES[0]}..{FACE_SIZES[1]})")
     if not _is_number(margin) or not 0 <= margin <= 2:
         raise bad(f"face margin {margin!r} (expected a number in 0..2)")
+    from .face.framing import OFFSET_RANGE, SCALE_RANGE
+
+    box_scale, box_offset = face.get("box_scale"), face.get("box_offset", 0.0)
+    if box_scale is not None and not (_is_number(box_scale)
+                                      and SCALE_RANGE[0] <= box_scale <= SCALE_RANGE[1]):
+        raise bad(f"face box_scale {box_scale!r} (expected a number in "
+                  f"{SCALE_RANGE[0]}..{SCALE_RANGE[1]})")
+    if not _is_number(box_offset) or not OFFSET_RANGE[0] <= box_offset <= OFFSET_RANGE[1]:
+        raise bad(f"face box_offset {box_offset!r} (expected a number in "
+                  f"{OFFSET_RANGE[0]}..{OFFSET_RANGE[1]})")
     if face.get("mode", "auto") not in MODES or face.get("equalize") not in EQUALIZERS:
         raise bad(f"face mode / equalize {face.get('mode')!r} / {face.get('equalize')!r}")
     if family == "deep" and size != 48:

@@ -315,14 +315,15 @@ def test_cli_prints_one_line_for_a_tampered_model(classical_file, tmp_path, caps
     assert err.startswith("error: ") and str(path) in err and len(err.splitlines()) == 1
 
 
-def test_version_1_is_read_only_for_the_bundled_model(classical_file, tmp_path):
-    """A version-1 digest covers the weights alone: a downgraded file would reopen the header."""
+def test_version_1_is_refused(classical_file, tmp_path):
+    """A version-1 digest covers the weights alone: a downgraded file would reopen the header.
+    The bundled model is version 2 like every file fer-bench writes."""
     import hashlib
 
     from fer_bench.models import DEFAULT_MODEL
 
     header, blob = members(DEFAULT_MODEL)
-    assert header["format_version"] == 1
+    assert header["format_version"] == 2
     assert load_model(DEFAULT_MODEL).classes == CLASSES
     header, blob = members(classical_file)
     header.update(format_version=1, classes=header["classes"][::-1],

@@ -1,4 +1,4 @@
-"""``models list|add``: the trained-model store of a results directory (``OUT/cache/models``)."""
+"""``models list|add|frame``: the trained-model store of a results directory (``OUT/cache/models``)."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--out", default="results", metavar="DIR",
                      help="results directory (default: results)")
     add.set_defaults(func=cmd_add)
+    frame = verbs.add_parser(
+        "frame", help="measure a model's face framing on its training crops and store it",
+        description="For a model trained on pre-cropped faces (FER2013, CK+48) written before "
+                    "framings were measured: rebuild its training split from its provenance, "
+                    "measure how the Haar cascade's box frames those crops, and save the model "
+                    "with that framing, so `predict`, `demo` and `evaluate` cut detected faces "
+                    "the same way. The weights are unchanged.")
+    frame.add_argument("file", metavar="FILE", help="a .ferb model file")
+    frame.add_argument("--data-root", metavar="DIR",
+                       help="where its training dataset lives (default: $FER_BENCH_DATA, else "
+                            "./datasets)")
+    frame.add_argument("--out", metavar="FILE", help="where to write it (default: FILE itself)")
+    frame.set_defaults(func=cmd_frame)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -52,4 +65,27 @@ def cmd_add(args: argparse.Namespace) -> int:
     for path in args.files:
         key, stored = store.add(path)
         print(f"{path} -> {stored} (model key {key[:12]})")
+    return 0
+
+
+def cmd_frame(args: argparse.Namespace) -> int:
+    from ..errors import FerBenchError
+    from ..face.framing import stage_params
+    from ..harness.fit import training_framing
+    from ..harness.models import training_job
+    from ..harness.prepare import prepare
+    from ..models import load_model, save_model
+
+    model = load_model(args.file)
+    job = training_job(model)
+    framing = training_framing(job, prepare(job, args.data_root))
+    if framing is None:
+        raise FerBenchError(f"{args.file}: its training faces are not pre-cropped, or the "
+                            "cascade found too few faces in them: the model keeps its margin")
+    model.face.update(stage_params(framing))
+    model.provenance["framing"] = framing
+    path = save_model(model, args.out or args.file)
+    print(f"{path}: box_scale {framing['box_scale']}, box_offset {framing['box_offset']} "
+          f"(the cascade found {framing['found']} of {framing['sampled']} sampled training "
+          "crops)")
     return 0

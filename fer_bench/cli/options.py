@@ -77,7 +77,9 @@ def add_fit_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, sco
     p.add_argument("--dataset-option", action="append", metavar=f"{data}KEY=VALUE",
                    help=f"dataset loader option, e.g. {example} (repeatable)")
     p.add_argument("--face", action="append", metavar="KEY=VALUE",
-                   help="face-stage parameter: mode, size, margin, equalize, no_face "
+                   help="face-stage parameter: mode, size, margin, equalize, box_scale, "
+                        "box_offset (a framing; by default a model trained on pre-cropped "
+                        "faces cuts detected ones to the framing measured on them), no_face "
                         "(crop: score images without a detected face on their centred crop, "
                         "the default; wrong: count them as errors) (repeatable)")
     add_data_root(p)

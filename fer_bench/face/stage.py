@@ -31,6 +31,10 @@ NO_FACE = ("crop", "wrong")
 #: Parameters that decide how images are scored, not what the stage outputs: they stay out of
 #: the face cache's key, and out of a job's configuration at their default.
 SCORING_PARAMS = {"no_face": "crop"}
+#: Framing parameters (see :mod:`fer_bench.face.framing`) at their "not set" value: left out
+#: of the face cache's key and of a job's configuration then, so that configurations written
+#: before they existed keep their hashes.
+FRAMING_DEFAULTS = {"box_scale": None, "box_offset": 0.0}
 #: In ``auto`` mode images at most this big on their longest side count as already cropped.
 PRECROPPED_SIDE = 64
 #: Bump when the stage's output changes, so cached faces are recomputed.
@@ -49,15 +53,26 @@ def equalize(face: np.ndarray, method: str | None) -> np.ndarray:
     raise ValueError(f"unknown equalize {method!r}; choose one of {EQUALIZERS}")
 
 
-def square_around(box: Sequence[int], shape: tuple[int, int],
-                  margin: float) -> tuple[int, int, int]:
-    """``(x0, y0, side)`` of the square centred on ``box`` (``x, y, w, h``) grown by ``margin``
-    of its size on each side, shrunk to fit and shifted inside an image of ``shape``."""
+def square_around(box: Sequence[int], shape: tuple[int, int], margin: float,
+                  box_scale: float | None = None, box_offset: float = 0.0
+                  ) -> tuple[int, int, int]:
+    """``(x0, y0, side)`` of the crop square for a face ``box`` (``x, y, w, h``), shrunk to fit
+    and shifted inside an image of ``shape``.
+
+    Without ``box_scale`` the square is centred on the box and grown by ``margin`` of its size
+    on each side. With it (a measured framing, :mod:`fer_bench.face.framing`) the square's side
+    is the box side divided by ``box_scale`` and its centre sits ``box_offset`` sides above the
+    box centre, as in the crops the framing was measured on.
+    """
     x, y, w, h = (float(v) for v in box)
     H, W = shape
-    side = int(round(min(max(w, h) * (1 + 2 * margin), H, W)))
-    side = max(side, 1)
     cx, cy = x + w / 2, y + h / 2
+    if box_scale is None:
+        side = int(round(min(max(w, h) * (1 + 2 * margin), H, W)))
+    else:
+        side = int(round(min(max(w, h) / box_scale, H, W)))
+        cy -= box_offset * side
+    side = max(side, 1)
     x0 = int(round(np.clip(cx - side / 2, 0, W - side)))
     y0 = int(round(np.clip(cy - side / 2, 0, H - side)))
     return x0, y0, side
@@ -87,7 +102,12 @@ class FaceStage(TransformerMixin, BaseEstimator):
     size : int
         Side of the output crops.
     margin : float
-        Fraction of the face box added on each side.
+        Fraction of the face box added on each side (when ``box_scale`` is None).
+    box_scale, box_offset : float or None, float
+        A measured framing (:mod:`fer_bench.face.framing`): a detected face is cut as the
+        square of side ``box / box_scale`` centred ``box_offset`` sides above the box centre,
+        so faces in photos are framed like the pre-cropped faces a model was trained on. None
+        (the default): the ``margin`` rule.
     equalize : {None, "hist", "clahe"}
         Histogram equalisation of each output crop.
     no_face : {"crop", "wrong"}
@@ -108,12 +128,15 @@ class FaceStage(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, mode: str = "auto", size: int = 48, margin: float = 0.2,
-                 equalize: str | None = None, no_face: str = "crop") -> None:
+                 equalize: str | None = None, no_face: str = "crop",
+                 box_scale: float | None = None, box_offset: float = 0.0) -> None:
         self.mode = mode
         self.size = size
         self.margin = margin
         self.equalize = equalize
         self.no_face = no_face
+        self.box_scale = box_scale
+        self.box_offset = box_offset
 
     def _check_params(self) -> None:
         if self.mode not in MODES:
@@ -126,6 +149,17 @@ class FaceStage(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"face size must be >= 1 and margin >= 0, got {self.size}, {self.margin}"
             )
+        from .framing import OFFSET_RANGE, SCALE_RANGE
+
+        if self.box_scale is not None and not (
+                isinstance(self.box_scale, (int, float))
+                and SCALE_RANGE[0] <= self.box_scale <= SCALE_RANGE[1]):
+            raise ValueError(f"box_scale must be None or a number in {SCALE_RANGE[0]}.."
+                             f"{SCALE_RANGE[1]}, got {self.box_scale!r}")
+        if not (isinstance(self.box_offset, (int, float))
+                and OFFSET_RANGE[0] <= self.box_offset <= OFFSET_RANGE[1]):
+            raise ValueError(f"box_offset must be a number in {OFFSET_RANGE[0]}.."
+                             f"{OFFSET_RANGE[1]}, got {self.box_offset!r}")
 
     def fit(self, X=None, y=None):
         self._check_params()
@@ -163,7 +197,8 @@ class FaceStage(TransformerMixin, BaseEstimator):
                 side = min(h, w)
                 x0, y0 = (w - side) // 2, (h - side) // 2
             else:
-                x0, y0, side = square_around(box, (h, w), self.margin)
+                x0, y0, side = square_around(box, (h, w), self.margin, self.box_scale,
+                                             self.box_offset)
             crop = gray[y0:y0 + side, x0:x0 + side]
             if crop.shape != (size, size):
                 crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
@@ -179,8 +214,10 @@ class FaceStage(TransformerMixin, BaseEstimator):
 
 
 def output_params(stage: FaceStage) -> dict:
-    """The stage's parameters that decide its crops (all but :data:`SCORING_PARAMS`)."""
-    return {k: v for k, v in stage.get_params().items() if k not in SCORING_PARAMS}
+    """The stage's parameters that decide its crops (all but :data:`SCORING_PARAMS`, and the
+    framing parameters only when set)."""
+    return {k: v for k, v in stage.get_params().items() if k not in SCORING_PARAMS
+            and not (k in FRAMING_DEFAULTS and v == FRAMING_DEFAULTS[k])}
 
 
 def _stage_key(dataset: FaceDataset, stage: FaceStage) -> str:

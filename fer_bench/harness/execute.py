@@ -21,9 +21,9 @@ from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
 from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
-from .jobs import HARNESS_VERSION, Job, error_line
+from .jobs import HARNESS_VERSION, Job, error_line, face_params
 from .models import model_source
-from .prepare import JobData, prepare, prepare_evaluation
+from .prepare import JobData, prepare, prepare_evaluation, reframe_test
 
 if TYPE_CHECKING:
     from ..data.dataset import FaceDataset
@@ -222,9 +222,15 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None,
             "file": str(model.path), "sha256": file_digest(model.path),
             "source": p.get("protocol"), "trained_by": p.get("trained_by"), "reused": True})
     else:
+        from ..face.stage import SCORING_PARAMS
+
         d = prepare(job, data_root)
         obtained = obtain_model(job, d, data_root, checkpoint_root, model_root, command,
                                 stored_after=stored_after)
+        test_face = {**obtained.model.face, **{k: v for k, v in job.face.items()
+                                               if k in SCORING_PARAMS}}
+        if face_params(test_face) != job.face:  # the model frames detected faces its own way
+            d = reframe_test(d, job, face_params(test_face), data_root)
     if not obtained.fitted_here:
         reset_peak_rss()
     return score(job, d, obtained)
@@ -258,6 +264,8 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     }
     if prov.get("init_from"):
         out["init_from"] = prov["init_from"]
+    if prov.get("framing"):  # detected test faces were cut as the training crops are framed
+        out["framing"] = {**prov["framing"], "applied": bool(d.test_attempted.any())}
     if list(model.classes) == list(classes):  # the estimator's own labels are the scored ones
         tta = tta_accuracies(estimator, X_test, d.y_test, y_pred, wrong=wrong)
         if tta:

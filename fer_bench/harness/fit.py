@@ -150,6 +150,7 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
 
     The peak-memory counter is reset first, so a job's ``peak_rss_mb`` covers its own fit.
     """
+    from ..face.framing import stage_params
     from ..face.stage import SCORING_PARAMS
     from ..models import FerModel
     from ..results.environment import environment
@@ -173,7 +174,8 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
         "pipeline": job.pipeline, "family": family, "params": kwargs,
         "dataset": job.datasets[0], "datasets": list(job.datasets[:1]),
         "dataset_options": {job.datasets[0]: d.dataset_options.get(job.datasets[0], {})},
-        "protocol": job.protocol, "fold": split.fold, "seed": job.seed, "view": job.view,
+        "protocol": job.protocol, "protocol_label": job.spec.label, "fold": split.fold,
+        "seed": job.seed, "view": job.view,
         "dropped_classes": [c for c in d.dropped if c not in d.train_classes],
         "limit_train": job.limit_train, **split_names(d.protocol, split.fold),
         "n_train": int(len(d.train)) + (n_val if trained_on_val else 0), "n_val": n_val,
@@ -190,8 +192,26 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
     if history is not None:
         provenance["history"] = history
     face = {k: v for k, v in job.face.items() if k not in SCORING_PARAMS}
+    framing = training_framing(job, d)
+    if framing:
+        provenance["framing"] = framing
+        face.update(stage_params(framing))
     return FerModel(estimator=estimator, classes=tuple(d.train_classes), face=face,
                     family=family, provenance=provenance)
+
+
+def training_framing(job: Job, d: JobData) -> dict | None:
+    """The framing of ``d``'s training crops (:func:`~fer_bench.face.framing.measure_framing`),
+    which faces detected in other images are then cut to, when the crops are a pre-cropped
+    dataset's own (no detection ran on them) and the job neither sets a framing nor skips
+    detection altogether; None otherwise (detected training faces are framed by the stage's
+    own ``margin`` / ``box_scale``, the same rule as any test face)."""
+    from ..face.framing import measure_framing
+
+    if (d.detection_rates[0] is not None or job.face.get("mode") == "skip"
+            or job.face.get("box_scale") is not None or d.X_train is None):
+        return None
+    return measure_framing(d.X_train, seed=job.seed)
 
 
 @dataclass
@@ -231,18 +251,23 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
     key = model_key(source, kwargs)
     info: dict[str, Any] = {"key": key, "source": source.spec.label,
                             "trained_by": source.config_hash, "reused": False}
+
+    def fit() -> FerModel:
+        return fit_model(source, d if source is job else prepare(source, data_root),
+                         checkpoint_root, command)
+
     if model_root is None:
-        model = fit_model(source, d if source is job else prepare(source, data_root),
-                          checkpoint_root, command)
-        return Obtained(model, info)
+        return Obtained(fit(), info)
     store = ModelStore(model_root)
     with store.lock(key):
         model = store.get(key, stored_after)
-        if model is not None:
-            info["reused"] = True
+        if model is not None:  # say who fitted it (for A without a published split: the
+            # first cross:A->X job that ran)
+            p = model.provenance
+            info.update(reused=True, source=p.get("protocol_label") or p.get("protocol"),
+                        trained_by=p.get("trained_by"))
         else:
-            model = fit_model(source, d if source is job else prepare(source, data_root),
-                              checkpoint_root, command)
+            model = fit()
             try:
                 store.put(model, key)
             except Exception as exc:  # noqa: BLE001 - keeping the model is a convenience

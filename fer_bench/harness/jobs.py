@@ -352,17 +352,18 @@ def pipeline_params(pipelines: Sequence[str], assignments: dict[str | None, dict
 def face_params(given: dict[str, Any] | None) -> dict[str, Any]:
     """The face stage's full parameter set (its defaults filled in), so the hash is explicit.
 
-    Scoring parameters (``no_face``) appear only when they differ from their default: a job
-    that scores no-face images as today keeps the configuration hash it always had.
+    Scoring parameters (``no_face``) and the framing ones (``box_scale``, ``box_offset``)
+    appear only when they differ from their default: a job that uses neither keeps the
+    configuration hash it always had.
     """
-    from ..face.stage import SCORING_PARAMS, FaceStage
+    from ..face.stage import FRAMING_DEFAULTS, SCORING_PARAMS, FaceStage
 
     try:
         params = FaceStage(**(given or {})).fit().get_params(deep=False)
     except (TypeError, ValueError) as exc:
         raise FerBenchError(f"--face: {exc}") from None
-    return {k: v for k, v in params.items()
-            if not (k in SCORING_PARAMS and v == SCORING_PARAMS[k])}
+    unset = {**SCORING_PARAMS, **FRAMING_DEFAULTS}
+    return {k: v for k, v in params.items() if not (k in unset and v == unset[k])}
 
 
 # --- expansion ---------------------------------------------------------------------------------

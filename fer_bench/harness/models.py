@@ -96,23 +96,34 @@ def model_key(source: Job, kwargs: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def key_of_file(model: FerModel) -> str:
-    """The model key a model file's provenance describes (a file ``train`` wrote, or one from
-    this store). Raises :class:`ModelFileError` when the provenance lacks what the key needs."""
+def training_job(model: FerModel) -> Job:
+    """The job a model file's provenance describes (a file ``train`` or ``run`` wrote), with
+    the face stage it was trained with (a measured framing is the model's, not the job's).
+    Raises :class:`ModelFileError` when the provenance lacks what the job needs."""
+    from ..face.framing import stage_params
+
     p = model.provenance
     missing = [k for k in ("pipeline", "params", "dataset", "protocol", "fold", "seed", "view")
                if k not in p]
     if missing:
         raise ModelFileError(model.path, f"its provenance lacks {', '.join(missing)}",
-                             "only files written by fer-bench's `train` or `run` can be stored")
-    dataset = p["dataset"]
-    protocol = p["protocol"]
-    source = Job(pipeline=p["pipeline"], protocol=protocol,
-                 datasets=tuple(p.get("datasets") or (dataset,)), fold=p["fold"],
-                 seed=int(p["seed"]), view=p["view"], params=dict(p["params"]),
-                 face=dict(model.face), limit_train=p.get("limit_train"),
-                 dataset_options=dict(p.get("dataset_options") or {}))
-    return model_key(source, dict(p["params"]))
+                             "only files written by fer-bench's `train` or `run` qualify")
+    face = dict(model.face)
+    if p.get("framing"):  # measured on the training crops, not a setting they were made with
+        for k in stage_params(p["framing"]):
+            face.pop(k, None)
+    datasets = tuple(p.get("datasets") or (p["dataset"],))
+    if is_cross(p["protocol"]):  # its split needs both datasets
+        datasets = tuple(p["protocol"][len("cross:"):].split("->", 1))
+    return Job(pipeline=p["pipeline"], protocol=p["protocol"], datasets=datasets, fold=p["fold"],
+               seed=int(p["seed"]), view=p["view"], params=dict(p["params"]), face=face,
+               limit_train=p.get("limit_train"),
+               dataset_options=dict(p.get("dataset_options") or {}))
+
+
+def key_of_file(model: FerModel) -> str:
+    """The model key a model file's provenance describes."""
+    return model_key(training_job(model), dict(model.provenance["params"]))
 
 
 class ModelStore:

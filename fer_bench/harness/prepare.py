@@ -43,8 +43,9 @@ class JobData:
     #: Per test image: whether the face stage ran detection on it, and whether it found a face.
     test_attempted: np.ndarray
     test_detected: np.ndarray
-    #: Per test image: its path in the test dataset.
+    #: Per test image: its path in the test dataset, and its row in the loaded test dataset.
     test_paths: np.ndarray
+    test_rows: np.ndarray
 
     @property
     def test_no_face(self) -> np.ndarray:
@@ -117,7 +118,7 @@ def prepare(job: Job, data_root: str | None) -> JobData:
         X_test=X_all[-1][split.test], y_test=y_all[-1][split.test],
         detection_rates=[c[1] for c in crops], loaded=loaded, dataset_options=options,
         test_attempted=attempted[test_rows], test_detected=detected[test_rows],
-        test_paths=np.asarray(loaded[-1].paths)[test_rows],
+        test_paths=np.asarray(loaded[-1].paths)[test_rows], test_rows=test_rows,
     )
 
 
@@ -154,5 +155,24 @@ def prepare_evaluation(job: Job, model_classes: Sequence[str], data_root: str | 
         X_test=np.asarray(crops)[rows], y_test=scored.apply(ds.labels)[rows],
         detection_rates=[rate], loaded=(ds,), dataset_options=options,
         test_attempted=attempted[rows], test_detected=detected[rows],
-        test_paths=np.asarray(ds.paths)[rows],
+        test_paths=np.asarray(ds.paths)[rows], test_rows=rows,
     )
+
+
+def reframe_test(d: JobData, job: Job, face: dict, data_root: str | None) -> JobData:
+    """``d`` with its test faces cut by the face stage ``face`` (a model's own, with the
+    framing measured on its training crops) instead of the job's, when detection ran on any
+    test image; ``d`` itself otherwise (pre-cropped test faces are never re-cut)."""
+    from dataclasses import replace
+
+    from . import data as jobdata
+
+    if not d.test_attempted.any():
+        return d
+    name = job.datasets[-1]
+    crops, rate, attempted, detected = jobdata.faces(name, d.dataset_options[name], data_root,
+                                                     face)
+    rows = d.test_rows
+    return replace(d, X_test=np.asarray(crops)[rows],
+                   detection_rates=[*d.detection_rates[:-1], rate],
+                   test_attempted=attempted[rows], test_detected=detected[rows])

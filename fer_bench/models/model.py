@@ -23,7 +23,8 @@ class FerModel:
         Class names; column ``k`` of :meth:`predict_proba` is ``classes[k]``.
     face : dict
         The face stage the training crops went through (``mode``, ``size``, ``margin``,
-        ``equalize``); faces found in a photo are cropped the same way.
+        ``equalize``), and, for pre-cropped training faces, the framing measured on them
+        (``box_scale``, ``box_offset``); faces found in a photo are cropped the same way.
     family : str
         ``"classical"`` or ``"deep"`` (decides how the weights are stored).
     provenance : dict
@@ -65,12 +66,13 @@ class FerModel:
         out = np.empty((len(boxes), size, size), np.uint8)
         h, w = gray.shape
         margin = float(self.face.get("margin", 0.2))
+        box_scale, box_offset = self.face.get("box_scale"), float(self.face.get("box_offset", 0))
         for i, box in enumerate(boxes):
             if whole:
                 side = min(h, w)
                 x0, y0 = (w - side) // 2, (h - side) // 2
             else:
-                x0, y0, side = square_around(box, (h, w), margin)
+                x0, y0, side = square_around(box, (h, w), margin, box_scale, box_offset)
             crop = gray[y0:y0 + side, x0:x0 + side]
             if crop.shape != (size, size):
                 crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from tabulate import tabulate
@@ -295,9 +296,12 @@ def render_cross(records: Sequence[dict]) -> str:
         return "\n".join(lines + [
             "No cross-dataset results yet: run `python -m fer_bench run --suite cross` with two "
             "or more datasets under the data root.", ""])
-    lines += ["Trained on all of one dataset (10 % held out for model selection), tested on all "
-              "of another; both sides are mapped to the classes they share. Accuracy (%), mean ± "
-              "std over seeds.", ""]
+    lines += ["Each training dataset's model is fitted once and scored on all of every other "
+              "dataset: FER2013's is the `fer2013-official` model (fit on Training, selected on "
+              "PublicTest); a dataset without a published split trains on all of its images, a "
+              "seeded subject-independent tenth held out for model selection. Each prediction "
+              "is the argmax over the classes both datasets share; the others are dropped and "
+              "named. Accuracy (%), mean ± std over seeds.", ""]
     lines += _pairs_table(cross)
     lines += [
         "## Per pipeline", "",
@@ -338,10 +342,23 @@ def render_cross(records: Sequence[dict]) -> str:
                              + (f"; dropped (not in both): {', '.join(dropped)}"
                                 if dropped else "")
                              + f"; test faces found: {detection_text(c)}"
+                             + f"; model: {model_text(c)}"
                              + "".join(f"; {DEGENERATE_MARK} {why}"
                                        for why in degenerate_findings(c)))
             lines += ["", *degenerate_note(shown)]
     return "\n".join(lines)
+
+
+def model_text(cell: Cell) -> str:
+    """Which model a cross-dataset cell scored: ``same model as fer2013-official (sha256 …)``,
+    or, for records from before the trained-model store, a model fitted for this pair."""
+    models = [r.get("model") for r in cell.records]
+    if not all(models):
+        return "fitted for this pair on the shared classes (a record from before model reuse)"
+    sources = dict.fromkeys(str(m.get("source")) for m in models)
+    digests = dict.fromkeys(str(m.get("sha256", "not stored"))[:12] for m in models)
+    return (f"same model as {', '.join(f'`{s}`' for s in sources)} "
+            f"(file sha256 {', '.join(digests)}…)")
 
 
 def _column_variant(cell: Cell) -> str:
@@ -509,6 +526,13 @@ def render_classification_report(cell: Cell, has_confusion_png: bool = False,
     params = cell.records[0].get("params") or {}
     lines += [f"Pipeline parameters: `{params}`; label view `{cell.records[0].get('view')}`; "
               f"config hash of the first run `{cell.records[0]['config_hash'][:16]}`.", ""]
+    if is_cross(cell):
+        lines += [f"Model: {model_text(cell)}; predictions are the argmax over the classes "
+                  "both datasets share.", ""]
+    elif cell.records[0].get("model", {}).get("file"):
+        lines += [f"Model file kept in the trained-model store: "
+                  f"`{Path(cell.records[0]['model']['file']).name}` (reused by the jobs that "
+                  "need the same model).", ""]
     start = cell.records[0].get("init_from")
     if start:
         lines += [f"Initialised from the trained model `{start['path']}` (SHA-256 "
