@@ -46,3 +46,26 @@ def test_crop_resize_equalise(measure, frames):
     cropper = FerModel(None, (), {"size": 48, "margin": 0.2, "equalize": "hist"}, "classical")
     measure(lambda: cropper.crop_faces(gray, boxes), kind="face-crop", items=len(boxes),
             unit="faces", frame=FRAME)
+
+
+@pytest.mark.benchmark(group="face: following a face through a clip")
+@pytest.mark.parametrize("face_px", (50, 90), ids=lambda px: f"{px}px-face")
+def test_follow_face_in_clip(measure, face_px):
+    """The demo's detector over a 120-frame 640x480 clip with one drifting face: frames per
+    second (items = frames) and the share of frames in which it has the face (the demo's
+    target: a face of 50 px or more in >= 95 % of the frames, >= 30 FPS on 2 cores)."""
+    from fer_bench.apps.demo import FrameDetector, iou_matrix
+    from fer_bench.perf.frames import make_clip
+
+    frames, truth = make_clip(face_px)
+    grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+
+    def follow() -> float:
+        detector = FrameDetector()  # the demo's defaults, starting with no face known
+        found = [len(b) > 0 and iou_matrix(b, t[None]).max() > 0.4
+                 for b, t in ((detector(g), t) for g, t in zip(grays, truth))]
+        return float(sum(found) / len(found))
+
+    share = measure(follow, kind="face-follow", items=len(grays), unit="frames",
+                    face_px=face_px, frame=FRAME)
+    assert share >= 0.95  # every call starts afresh, so each gives the same share

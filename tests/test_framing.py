@@ -137,3 +137,31 @@ def test_fer2013_crops_put_back_in_a_frame_are_cut_out_again(shared_root):
         return np.abs(out[hit].astype(float) - faces[hit]).mean()
 
     assert error(a) < 0.8 * error(b)  # (each face's own box varies around the median)
+
+
+def test_predict_and_evaluate_give_a_photo_the_same_probabilities(tmp_path, monkeypatch):
+    """`predict` on a photo and `evaluate` of the same model on a folder holding it find the
+    same face, cut it the same way and score it alike."""
+    import fer_bench.apps.predict as predict_module
+    import fer_bench.face.stage as stage_module
+    from fer_bench.apps.evaluate import evaluation_job
+    from fer_bench.apps.predict import predict_image
+    from fer_bench.apps.train import train_model
+    from fer_bench.harness.execute import predictions
+    from fer_bench.harness.prepare import prepare_evaluation
+    from fer_bench.models import load_model, save_model
+
+    for module in (detect_module, stage_module, predict_module):
+        monkeypatch.setattr(module, "detect_faces", fake_cascade)
+    model = load_model(save_model(
+        train_model("pca-logreg", "synthetic", dataset_options={"n_per_class": 12}),
+        tmp_path / "m.ferb"))
+    frames = make_frames(tmp_path / "frames", n=2)
+    job = evaluation_job(str(model.path), frames)
+    d = prepare_evaluation(job, model.classes, None)
+    _, scores = predictions(model.estimator, model.classes, d.X_test, d.classes)
+    cols = [model.classes.index(c) for c in d.classes]
+    for path, row in zip(d.test_paths, scores):
+        [found] = predict_image(model, cv2.imread(str(path))).faces
+        proba = np.array([found.probabilities[c] for c in model.classes])
+        assert np.allclose(proba[cols], row, atol=1e-6)

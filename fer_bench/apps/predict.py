@@ -73,16 +73,24 @@ class ImageResult:
         return "\n".join(lines)
 
 
-def find_faces(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def find_faces(gray: np.ndarray, face: dict | None = None) -> tuple[np.ndarray, bool]:
     """Face boxes ``(F, 4)`` ``x, y, w, h``, largest first, and whether the image is the face.
 
-    A small image (<= 64 px, a face crop like FER2013's) where the detector finds nothing is
-    taken as one face filling the image.
+    The rule is the face stage's (``face``: a model's settings), so a photo gives the crop the
+    benchmark would score: an image the stage takes as a face crop already (``mode="auto"``:
+    at most 64 px, like FER2013's) is one face filling the image; in others the cascade looks
+    for faces of at least an eighth of the shorter side. A small image where the detector
+    finds nothing is taken as one face filling the image too.
     """
-    boxes = detect_faces(gray)
+    from ..face.stage import FaceStage, detection_min_size
+
+    h, w = gray.shape
+    whole = np.array([[0, 0, w, h]], np.int64)
+    if gray.size and not FaceStage(**(face or {})).wants_detection(gray.shape):
+        return whole, True
+    boxes = detect_faces(gray, min_size=detection_min_size(gray.shape))
     if len(boxes) == 0 and gray.size and whole_image_is_face(gray.shape):
-        h, w = gray.shape
-        return np.array([[0, 0, w, h]], np.int64), True
+        return whole, True
     return boxes, False
 
 
@@ -90,7 +98,7 @@ def predict_image(model: FerModel, image: np.ndarray, path: str = "") -> ImageRe
     """Classify every face of ``image`` (BGR colour or grayscale array) in one batched call."""
     gray = to_gray(image)
     h, w = gray.shape
-    boxes, whole = find_faces(gray)
+    boxes, whole = find_faces(gray, model.face)
     proba = model.predict_proba(model.crop_faces(gray, boxes, whole=whole))
     faces = [
         FaceResult(tuple(int(v) for v in box), dict(zip(model.classes, map(float, p))), whole)

@@ -123,6 +123,12 @@ def execute_jobs(
                 store.log_failure(where, trace or record.get("error", ""))
                 bar.write(f"FAILED {where}: {record.get('error')}", file=sys.stderr)
             else:
+                model = record.get("model") or {}
+                if model.get("reused"):  # say so: a cross job takes seconds, not a refit
+                    bar.write(f"{record['pipeline']} on {record['protocol_label']}: scored the "
+                              f"stored model of {model.get('source')} "
+                              f"({str(model.get('key'))[:12]}) instead of fitting it again",
+                              file=sys.stderr)
                 bar.set_postfix_str(f"{record['pipeline']} {record['protocol_label']} "
                                     f"acc {record['metrics']['accuracy']:.3f}", refresh=False)
             bar.update(1)

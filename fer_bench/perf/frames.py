@@ -54,3 +54,29 @@ def make_frame(n_faces: int) -> np.ndarray:
         h, w = face.shape[:2]
         frame[y:y + h, x:x + w] = face
     return frame
+
+
+#: The cascade's face box inside :data:`_HEAD` (x, y, side), at the head's own scale.
+_FACE_IN_HEAD = (27, 37, 93)
+
+
+def make_clip(face_px: int = 50, n_frames: int = 120) -> tuple[list[np.ndarray], np.ndarray]:
+    """A webcam-like clip: ``n_frames`` 640x480 BGR frames in which the astronaut's head, scaled
+    so that the cascade's face box is about ``face_px`` pixels, drifts over the background
+    along a smooth loop. Returns the frames and the ``(n_frames, 4)`` face boxes
+    ``x, y, w, h`` where the face is in each."""
+    fx, fy, fside = _FACE_IN_HEAD
+    scale = face_px / fside
+    head = cv2.resize(_head(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = head.shape[:2]
+    W, H = FRAME_SIZE
+    frames, boxes = [], []
+    for i in range(n_frames):
+        t = 2 * np.pi * i / max(n_frames, 1)
+        x = int(round((W - w) * (0.5 + 0.35 * np.sin(t))))
+        y = int(round((H - h) * (0.5 + 0.35 * np.sin(2 * t))))
+        frame = _background().copy()
+        frame[y:y + h, x:x + w] = head
+        frames.append(frame)
+        boxes.append((x + fx * scale, y + fy * scale, face_px, face_px))
+    return frames, np.rint(np.array(boxes)).astype(np.int64)
