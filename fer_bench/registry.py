@@ -165,6 +165,11 @@ PIPELINES.add(
     "HOG + Gabor + LBP features -> PCA -> RBF SVM", family="classical",
 )
 PIPELINES.add(
+    "cnn-svm", "fer_bench.pipelines.hybrid:make_cnn_svm",
+    "a trained CNN's penultimate features -> RBF SVM (by default the bundled FER2013 "
+    "mini-Xception's)", family="hybrid", reads_model=True,
+)
+PIPELINES.add(
     "little-vgg", "fer_bench.pipelines.deep.estimator:make_little_vgg",
     "the thesis's little-VGG CNN (JAX/Flax)", family="deep",
 )

@@ -14,7 +14,8 @@ from fer_bench.cli.main import main
 from fer_bench.harness.execute import predictions
 from fer_bench.harness.fit import build_estimator
 from fer_bench.harness.jobs import expand_jobs, resolve_selection
-from fer_bench.harness.models import ModelStore, model_key, model_source
+from fer_bench.harness.data import clear_caches, load
+from fer_bench.harness.models import ModelStore, data_digest, model_key, model_source
 from fer_bench.harness.runner import execute_jobs, model_root
 from fer_bench.modelfile import file_digest
 from fer_bench.results.store import load_records
@@ -72,16 +73,17 @@ def test_a_dataset_without_a_published_split_trains_once_for_every_test_set(tmp_
     to_synthetic, to_b = run_records(jobs, tmp_path / "out")
     assert to_synthetic["model"]["key"] == to_b["model"]["key"]
     assert [to_synthetic["model"]["reused"], to_b["model"]["reused"]] == [False, True]
-    assert to_b["model"]["source"] == f"cross:{a}->synthetic"
+    assert to_b["model"]["source"] == f"{a} (all of it, a seeded tenth held out for selection)"
     assert to_b["classes"] == ["happy", "sad"] and to_b["dropped_classes"] == ["angry", "neutral"]
     # all of A trains (a tenth held out for selection), whatever the test set
     assert to_synthetic["n_train"] + to_synthetic["n_val"] == 4 * 20
     # the key is what decides the weights: same for both, another for another seed
-    keys = {model_key(model_source(j), build_estimator(model_source(j))[1]) for j in jobs}
+    data = data_digest(load(a, {}, None))
+    keys = {model_key(model_source(j), build_estimator(model_source(j))[1], data) for j in jobs}
     assert keys == {to_b["model"]["key"]}
     [seed1] = expand_jobs(resolve_selection(pipelines="pca-logreg", protocols=f"cross:{a}->{b}"),
                           [1])
-    assert model_key(seed1, build_estimator(seed1)[1]) not in keys
+    assert model_key(seed1, build_estimator(seed1)[1], data) not in keys
 
 
 class Fixed(ClassifierMixin, BaseEstimator):
@@ -188,3 +190,90 @@ def test_force_fits_each_model_once_and_later_jobs_reuse_it(tmp_path):
     own, cross = run_records(jobs, out, force=True)
     assert [own["model"]["reused"], cross["model"]["reused"]] == [False, True]
     assert cross["model"]["sha256"] == file_digest(own["model"]["file"])
+
+
+def test_a_model_is_reused_only_for_the_same_data(tmp_path):
+    """Deleting an image (as the leak guard tells a user to) or relabelling one is new data:
+    the stored model, which learnt from the old, is not scored again."""
+    a = make_tree(tmp_path / "a", n=20)
+    b = make_tree(tmp_path / "b", classes=("happy", "sad"), seed=1)
+    jobs = jobs_for(f"cross:{a}->{b}")
+    [first] = run_records(jobs, tmp_path / "out")
+    (tmp_path / "a" / "angry" / "angry0.png").unlink()
+    clear_caches()
+    [again] = run_records(jobs_for(f"cross:{a}->{b}"), tmp_path / "out", force=True)
+    assert again["model"]["key"] != first["model"]["key"]
+    assert again["model"]["reused"] is False and again["n_train"] + again["n_val"] == 79
+
+
+class Unsaveable(ClassifierMixin, BaseEstimator):
+    """A test-only estimator: not a type a model file may hold."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def make_unsaveable(random_state: int = 0) -> Unsaveable:
+    return Unsaveable(random_state)
+
+
+def test_a_model_that_cannot_be_stored_is_still_scored(tmp_path, monkeypatch):
+    from fakes import register_pipeline
+
+    register_pipeline(monkeypatch, "unsaveable", f"{__name__}:make_unsaveable")
+    [record] = run_records(jobs_for("synthetic-holdout", "unsaveable"), tmp_path / "out")
+    assert record["status"] == "ok" and "metrics" in record
+    assert "Unsaveable" in record["model"]["error"] and "file" not in record["model"]
+    assert ModelStore(model_root(tmp_path / "out")).keys() == []
+
+
+def test_the_lock_is_a_convenience(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # no fcntl (Windows): no lock, no error
+    with ModelStore(tmp_path / "a").lock("k"):
+        pass
+    monkeypatch.undo()
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with ModelStore(blocked / "models").lock("k"):  # cannot be created: go on unlocked
+        pass
+
+
+def test_evaluate_refuses_what_would_score_training_images_or_other_outputs(tmp_path, capsys):
+    trained = tmp_path / "m.ferb"
+    assert main(["train", "pca-logreg", "--dataset", "synthetic", "--dataset-option",
+                 "n_per_class=12", "--out", str(trained)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(trained), "--dataset", "synthetic"]) == 2
+    assert "its own training images" in capsys.readouterr().err
+    tree = make_tree(tmp_path / "tree")
+    assert main(["evaluate", str(trained), "--dataset", tree, "--view", "valence3"]) == 2
+    assert "the model's outputs are 7class classes" in capsys.readouterr().err
+
+
+def test_a_pretrained_part_may_not_be_scored_on_its_training_images():
+    from fer_bench.errors import ProtocolError
+    from fer_bench.harness.fit import check_pretrained
+    from fer_bench.harness.jobs import Job
+
+    cross = Job("cnn-svm", "cross:ckplus->fer2013", ("ckplus", "fer2013"), "all", 0, "7class")
+    with pytest.raises(ProtocolError, match="trained on fer2013 \\(fer2013-official\\)"):
+        check_pretrained(cross)  # the bundled CNN learnt from FER2013 Training
+    check_pretrained(Job("cnn-svm", "fer2013-official", ("fer2013",), "official", 0, "7class"))
+    check_pretrained(Job("cnn-svm", "cross:fer2013->ckplus", ("fer2013", "ckplus"), "all", 0,
+                         "7class"))
+    tuned = Job("mini-xception", "cross:ckplus->fer2013", ("ckplus", "fer2013"), "all", 0,
+                "7class", params={"init_from": "fer_bench/models/default.ferb"})
+    with pytest.raises(ProtocolError, match="default.ferb"):
+        check_pretrained(tuned)

@@ -135,16 +135,18 @@ class FrameDetector:
     cascade is reliable). A face found in one frame is looked for in the next only in that
     window, which costs a fraction of a search; the search itself then runs every
     ``search_every`` frames (for faces that come into view) and whenever no face is followed.
-    Measured on a 640x480 clip with one 50-px face (``benchmarks/test_end_to_end.py``): the
-    former one-pass detection at 320 px found it in none of 120 frames, at 640 px in about half.
+    Measured on a 640x480 clip with one 50-px face (``benchmarks/test_face.py``,
+    ``test_follow_face_in_clip``): the former one-pass detection at 320 px found it in none of
+    120 frames, at 640 px in about half; this finds it in 119.
 
     Parameters
     ----------
     width : int
         Width the search runs at (frames narrower than this are searched as they are), unless
         ``min_face`` would fall under :data:`SEARCH_FACE` pixels there.
-    min_face : int
-        Smallest face side, in full-frame pixels.
+    min_face : int or None
+        Smallest face side, in full-frame pixels; None: a tenth of the frame's shorter side,
+        at least 48 px (48 on a 640x480 frame).
     scale_factor, min_neighbors : float, int
         Cascade settings of the confirming pass. Coarser than for still photos (1.2 / 4
         against 1.1 / 5).
@@ -161,7 +163,7 @@ class FrameDetector:
     #: Side the smallest face (``min_face``) keeps in the reduced search.
     SEARCH_FACE = 32
 
-    def __init__(self, width: int = 320, min_face: int = 48, scale_factor: float = 1.2,
+    def __init__(self, width: int = 320, min_face: int | None = None, scale_factor: float = 1.2,
                  min_neighbors: int = 4, search_neighbors: int = 1,
                  search_every: int = 10) -> None:
         if width < 48:
@@ -179,17 +181,18 @@ class FrameDetector:
     def _search(self, gray: np.ndarray) -> np.ndarray:
         """Face proposals of the whole frame, from a reduced copy, in full-frame pixels."""
         h, w = gray.shape
+        min_face = self.min_face or max(48, round(min(h, w) / 10))
         # Reduced, but never so far that the smallest face falls under SEARCH_FACE pixels: at
         # the cascade's 24-px window faces are found too rarely to be followed soon.
-        scale = max(self.width / w, self.SEARCH_FACE / self.min_face)
+        scale = max(self.width / w, self.SEARCH_FACE / min_face)
         if scale >= 1:
-            return detect_faces(gray, min_size=self.min_face, scale_factor=self.scale_factor,
+            return detect_faces(gray, min_size=min_face, scale_factor=self.scale_factor,
                                 min_neighbors=self.search_neighbors)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         if self._small is None or self._small.shape != size[::-1]:
             self._small = np.empty(size[::-1], np.uint8)
         cv2.resize(gray, size, dst=self._small, interpolation=cv2.INTER_AREA)
-        boxes = detect_faces(self._small, min_size=max(24, round(self.min_face * scale)),
+        boxes = detect_faces(self._small, min_size=max(24, round(min_face * scale)),
                              scale_factor=self.scale_factor, min_neighbors=self.search_neighbors)
         return np.rint(boxes / scale).astype(np.int64)
 
@@ -218,7 +221,11 @@ class FrameDetector:
 
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes ``(F, 4)`` ``x, y, w, h`` of the ``(H, W)`` uint8 frame, largest first."""
-        kept = [b for b in (self._refine(gray, k) for k in self._known) if b is not None]
+        kept: list[np.ndarray] = []
+        for box in (self._refine(gray, k) for k in self._known):
+            if box is not None and not (kept and iou_matrix(np.array(kept),
+                                                            box[None]).max() > 0.3):
+                kept.append(box)  # two followed boxes that met on one face: keep one
         self._since_search += 1
         if not kept or self._since_search >= self.search_every:
             self._since_search = 0

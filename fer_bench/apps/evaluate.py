@@ -12,8 +12,14 @@ from ..errors import FerBenchError
 from ..harness.jobs import Job
 from ..registry import PIPELINES
 
-#: The only face-stage setting ``evaluate`` may change: the model fixes the framing.
-SCORING_ONLY = ("no_face",)
+
+def same_dataset(a: str, b: str) -> bool:
+    """Whether two dataset names mean the same data (``folder:`` paths compared resolved)."""
+    from pathlib import Path
+
+    if a.startswith("folder:") and b.startswith("folder:"):
+        return Path(a[len("folder:"):]).resolve() == Path(b[len("folder:"):]).resolve()
+    return a == b
 
 
 def evaluation_job(model_path: str, dataset: str, *, view: str | None = None,
@@ -21,13 +27,15 @@ def evaluation_job(model_path: str, dataset: str, *, view: str | None = None,
                    dataset_options: dict[str, Any] | None = None) -> Job:
     """The job that scores the model file at ``model_path`` on every image of ``dataset``.
 
-    Its protocol is ``cross:TRAIN->DATASET`` when the model's provenance names another training
+    Its protocol is ``cross:TRAIN->DATASET`` when the model's provenance names its training
     dataset (so its record joins the cross-dataset tables), else ``evaluate:DATASET``. The face
-    stage is the model's own (``face`` may only set ``no_face``); the view defaults to the
-    model's. Raises :class:`FerBenchError` for a model whose provenance names no registered
-    pipeline, or a face setting other than ``no_face``.
+    stage and the label view are the model's own (``face`` may only set ``no_face``; ``view``
+    must be the model's). Raises :class:`FerBenchError` for a model whose provenance names no
+    registered pipeline, a model trained on ``dataset`` itself (all of it would include its
+    training images), or a setting the model fixes.
     """
     from ..data.labels import VIEWS
+    from ..face.stage import SCORING_PARAMS
     from ..harness.jobs import face_params
     from ..models import load_model
 
@@ -38,16 +46,24 @@ def evaluation_job(model_path: str, dataset: str, *, view: str | None = None,
         raise FerBenchError(f"{model_path}: its provenance names no registered pipeline "
                             f"({pipeline!r}); only files fer-bench's `train` or `run` wrote "
                             "can be evaluated")
-    other = sorted(set(face or {}) - set(SCORING_ONLY))
+    other = sorted(set(face or {}) - set(SCORING_PARAMS))
     if other:
         raise FerBenchError(f"--face {', '.join(other)}: the model fixes its face stage "
-                            f"({model.face}); only no_face can be set")
+                            f"({model.face}); only {', '.join(SCORING_PARAMS)} can be set")
     trained_on = str(p.get("dataset") or "")
-    protocol = (f"cross:{trained_on}->{dataset}" if trained_on and trained_on != dataset
-                else f"evaluate:{dataset}")
-    chosen_view = view or p.get("view") or "7class"
+    if trained_on and same_dataset(trained_on, dataset):
+        raise FerBenchError(
+            f"{model_path}: it was trained on {dataset}, so evaluating it on all of {dataset} "
+            f"would score it on its own training images; its held-out score is in its header "
+            f"({p.get('protocol')}), or evaluate it on another dataset")
+    protocol = f"cross:{trained_on}->{dataset}" if trained_on else f"evaluate:{dataset}"
+    own_view = p.get("view") or "7class"
+    if view is not None and view != own_view:
+        raise FerBenchError(f"--view {view}: the model's outputs are {own_view} classes "
+                            f"({', '.join(model.classes)}); leave --view out")
+    chosen_view = own_view
     if chosen_view not in VIEWS:
-        raise FerBenchError(f"the model's view {chosen_view!r} is unknown here; pass --view")
+        raise FerBenchError(f"the model's view {chosen_view!r} is unknown to this fer-bench")
     return Job(pipeline=pipeline, protocol=protocol, datasets=(dataset,), fold="all",
                seed=int(p.get("seed", 0)), view=chosen_view, params=dict(p.get("params") or {}),
                face=face_params({**model.face, **(face or {})}),

@@ -76,19 +76,19 @@ class ImageResult:
 def find_faces(gray: np.ndarray, face: dict | None = None) -> tuple[np.ndarray, bool]:
     """Face boxes ``(F, 4)`` ``x, y, w, h``, largest first, and whether the image is the face.
 
-    The rule is the face stage's (``face``: a model's settings), so a photo gives the crop the
-    benchmark would score: an image the stage takes as a face crop already (``mode="auto"``:
-    at most 64 px, like FER2013's) is one face filling the image; in others the cascade looks
-    for faces of at least an eighth of the shorter side. A small image where the detector
-    finds nothing is taken as one face filling the image too.
+    The rule is the face stage's (``face``: a model's settings), so a photo's largest face gets
+    the crop the benchmark would score: an image the stage takes as a face crop already
+    (``mode="auto"``: at most 64 px, like FER2013's) is one face filling the image; in others
+    the cascade finds every face of 24 px or more. A small image where the detector finds
+    nothing is taken as one face filling the image too.
     """
-    from ..face.stage import FaceStage, detection_min_size
+    from ..face.stage import FaceStage
 
     h, w = gray.shape
     whole = np.array([[0, 0, w, h]], np.int64)
     if gray.size and not FaceStage(**(face or {})).wants_detection(gray.shape):
         return whole, True
-    boxes = detect_faces(gray, min_size=detection_min_size(gray.shape))
+    boxes = detect_faces(gray)  # every face from 24 px up (the stage keeps the largest)
     if len(boxes) == 0 and gray.size and whole_image_is_face(gray.shape):
         return whole, True
     return boxes, False

@@ -72,8 +72,8 @@ def train_model(
     FerModel
         The fitted model; ``provenance`` holds the test accuracy, split sizes and versions.
     """
-    from ..harness.execute import score
-    from ..harness.fit import Obtained, build_estimator, fit_model, split_names
+    from ..harness.execute import model_and_test_data, score
+    from ..harness.fit import build_estimator, split_names
     from ..harness.jobs import expand_jobs, pipeline_params, resolve_selection
     from ..harness.prepare import prepare
 
@@ -99,9 +99,11 @@ def train_model(
     say(f"training {pipeline} on {dataset} ({job.protocol}, {names['train_split']}): "
         f"{len(d.train)} train, {0 if d.X_val is None else len(d.X_val)} validation, "
         f"{len(d.X_test)} test faces; classes {', '.join(d.train_classes)}")
-    model = fit_model(job, d, command=command)
-    # Scored exactly as `run` scores this job, so the file's accuracy is the table's.
-    metrics = score(job, d, Obtained(model, {"reused": False}))["metrics"]
+    # Fitted and scored exactly as `run` fits and scores this job (without keeping it in a
+    # store), so the file's accuracy is the table's.
+    obtained, d = model_and_test_data(job, d, data_root, command=command)
+    model = obtained.model
+    metrics = score(job, d, obtained)["metrics"]
     model.provenance.update({
         "n_test": int(len(d.X_test)), "test_accuracy": metrics["accuracy"],
         "test_accuracy_ci95": metrics["accuracy_ci95"], "test_macro_f1": metrics["macro_f1"],

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="a .ferb model file")
     p.add_argument("--dataset", required=True, metavar="D",
                    help="dataset to score on: fer2013, ckplus, jaffe, synthetic or folder:PATH")
-    p.add_argument("--view", choices=list(VIEWS), help="label view (default: the model's)")
+    p.add_argument("--view", choices=list(VIEWS),
+                   help="label view: the model's own (its outputs fix it; the default)")
     p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
                    help="dataset loader option (repeatable)")
     p.add_argument("--face", action="append", metavar="no_face=crop|wrong",

@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("files", nargs="+", metavar="FILE", help=".ferb model files")
     add.add_argument("--out", default="results", metavar="DIR",
                      help="results directory (default: results)")
+    add.add_argument("--data-root", metavar="DIR",
+                     help="where the training dataset lives, for files whose provenance does "
+                          "not yet hold its digest")
     add.set_defaults(func=cmd_add)
     frame = verbs.add_parser(
         "frame", help="measure a model's face framing on its training crops and store it",
@@ -41,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ..errors import ModelFileError
     from ..harness.models import ModelStore
     from ..harness.runner import model_root
     from ..modelfile import read_header
@@ -48,7 +52,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = ModelStore(model_root(args.out))
     keys = store.keys()
     for key in keys:
-        p = read_header(store.path(key)).get("provenance") or {}
+        try:
+            p = read_header(store.path(key)).get("provenance") or {}
+        except ModelFileError as exc:
+            print(f"{key[:12]}  damaged: {exc}")
+            continue
         acc = p.get("test_accuracy")
         print(f"{key[:12]}  {p.get('pipeline')} on {p.get('protocol')} fold {p.get('fold')} "
               f"seed {p.get('seed')} view {p.get('view')}"
@@ -63,7 +71,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     store = ModelStore(model_root(args.out))
     for path in args.files:
-        key, stored = store.add(path)
+        key, stored = store.add(path, args.data_root)
         print(f"{path} -> {stored} (model key {key[:12]})")
     return 0
 

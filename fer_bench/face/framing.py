@@ -12,9 +12,9 @@ crop side (``box_offset``, positive when the box sits low). The face stage then 
 found in a new image as a square of side ``box / box_scale`` centred ``box_offset`` sides above
 the box centre: the crop the detector would have seen in the training set.
 
-Measured on 400 images of each (seed 0): FER2013's box is 0.97 of its crop, CK+48's 1.02, both
-centred within 1 % -- the crops are about the detector's box, where ``margin=0.2`` makes them
-1.4 times wider.
+Measured with the defaults below (300 crops, seed 0): FER2013 Training's box is 0.969 of its crop
+(found in 226 of 300), CK+48's 1.010 (300 of 300), both centred within 1 % of the side: the
+crops are about the detector's box, where ``margin=0.2`` makes them 1.4 times wider.
 """
 from __future__ import annotations
 

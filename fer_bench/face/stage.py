@@ -78,12 +78,6 @@ def square_around(box: Sequence[int], shape: tuple[int, int], margin: float,
     return x0, y0, side
 
 
-def detection_min_size(shape: tuple[int, ...]) -> int:
-    """Smallest face side the stage looks for in an image of ``shape``: an eighth of its
-    shorter side (at least the cascade's 24 px), so a photo's background yields no tiny faces."""
-    return max(24, min(shape[:2]) // 8)
-
-
 def as_image_list(images) -> list:
     """A batch as a list of images: an ``(N, H, W)`` or ``(N, H, W, C)`` array, an object array
     or a list of 2-D / 3-D arrays of any sizes."""
@@ -162,6 +156,9 @@ class FaceStage(TransformerMixin, BaseEstimator):
                 and SCALE_RANGE[0] <= self.box_scale <= SCALE_RANGE[1]):
             raise ValueError(f"box_scale must be None or a number in {SCALE_RANGE[0]}.."
                              f"{SCALE_RANGE[1]}, got {self.box_scale!r}")
+        if self.box_scale is None and self.box_offset != 0:
+            raise ValueError("box_offset needs box_scale (a framing is both); without one "
+                             "the crop is the box grown by margin")
         if not (isinstance(self.box_offset, (int, float))
                 and OFFSET_RANGE[0] <= self.box_offset <= OFFSET_RANGE[1]):
             raise ValueError(f"box_offset must be a number in {OFFSET_RANGE[0]}.."
@@ -195,7 +192,7 @@ class FaceStage(TransformerMixin, BaseEstimator):
             box = None
             if self.wants_detection(gray.shape):
                 self.attempted_[i] = True
-                faces = detect_faces(gray, min_size=detection_min_size(gray.shape))
+                faces = detect_faces(gray, min_size=max(24, min(h, w) // 8))
                 if len(faces):
                     box = faces[0]
                     self.detected_[i], self.boxes_[i] = True, box

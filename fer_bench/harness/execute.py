@@ -222,18 +222,29 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None,
             "file": str(model.path), "sha256": file_digest(model.path),
             "source": p.get("protocol"), "trained_by": p.get("trained_by"), "reused": True})
     else:
-        from ..face.stage import SCORING_PARAMS
-
-        d = prepare(job, data_root)
-        obtained = obtain_model(job, d, data_root, checkpoint_root, model_root, command,
-                                stored_after=stored_after)
-        test_face = {**obtained.model.face, **{k: v for k, v in job.face.items()
-                                               if k in SCORING_PARAMS}}
-        if face_params(test_face) != job.face:  # the model frames detected faces its own way
-            d = reframe_test(d, job, face_params(test_face), data_root)
+        obtained, d = model_and_test_data(job, prepare(job, data_root), data_root,
+                                          checkpoint_root, model_root, command, stored_after)
     if not obtained.fitted_here:
         reset_peak_rss()
     return score(job, d, obtained)
+
+
+def model_and_test_data(job: Job, d: JobData, data_root: str | None,
+                        checkpoint_root: str | None = None, model_root: str | None = None,
+                        command: list[str] | None = None, stored_after: float | None = None
+                        ) -> tuple[Obtained, JobData]:
+    """``job``'s model (:func:`~fer_bench.harness.fit.obtain_model`) and ``d`` with its test
+    faces cut by the model's own face stage (its measured framing, where detection ran on the
+    test images): what :func:`score` takes, for ``run`` and ``train`` alike."""
+    from ..face.stage import SCORING_PARAMS
+
+    obtained = obtain_model(job, d, data_root, checkpoint_root, model_root, command,
+                            stored_after=stored_after)
+    test_face = {**obtained.model.face,
+                 **{k: v for k, v in job.face.items() if k in SCORING_PARAMS}}
+    if face_params(test_face) != job.face:  # the model frames detected faces its own way
+        d = reframe_test(d, job, face_params(test_face), data_root)
+    return obtained, d
 
 
 def score(job: Job, d: JobData, obtained: Obtained) -> dict:

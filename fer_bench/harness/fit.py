@@ -1,14 +1,14 @@
 """Fit a job's model, or fetch it from the trained-model store: estimator, fit and provenance.
 
 :func:`obtain_model` is the one way a job gets its model (a ``run`` job, a cross-dataset job
-reusing another protocol's model, ``train``): the estimator is built from the registry, fitted
+reusing another protocol's model, ``train`` through
+:func:`~fer_bench.harness.execute.model_and_test_data`): the estimator is built from the registry, fitted
 on the job's training part with its validation part for selection, and wrapped as a
 :class:`~fer_bench.models.FerModel` whose provenance says how it was made.
 """
 from __future__ import annotations
 
 import inspect
-import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -48,6 +48,8 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    import resource  # POSIX only, like the fallback it serves
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
 
@@ -133,6 +135,42 @@ def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: 
         estimator.fit(X, y)
 
 
+def pretrained_files(job: Job) -> list[Path]:
+    """The model files ``job``'s pipeline starts from: ``init_from`` (fine-tuning), and the CNN
+    a hybrid reads (a pipeline registered with ``reads_model``: its ``model`` parameter, else
+    the bundled model)."""
+    files = [Path(job.params["init_from"])] if job.params.get("init_from") else []
+    if PIPELINES.get(job.pipeline).tags.get("reads_model"):
+        from ..pipelines.hybrid import model_path
+
+        files.append(model_path(job.params.get("model")))
+    return files
+
+
+def check_pretrained(job: Job) -> None:
+    """Refuse a job whose test images a pretrained part of its pipeline was trained on.
+
+    A model file trained on dataset D (its provenance says so) may be scored on D only under
+    the very protocol it was trained by (FER2013's official split: its test part, PrivateTest,
+    stayed unseen). Anywhere else (``cross:ckplus->fer2013`` with the FER2013 CNN's features,
+    a CK+ fold fine-tuned from a CK+ model) the test images include its training images.
+    Raises :class:`~fer_bench.errors.ProtocolError` naming the file.
+    """
+    from ..errors import ProtocolError
+    from ..modelfile import read_header
+
+    test = job.datasets[-1]
+    for path in pretrained_files(job):
+        if not path.is_file():
+            continue  # the estimator reports a missing file itself
+        p = read_header(path).get("provenance") or {}
+        if p.get("dataset") == test and p.get("protocol") != job.protocol:
+            raise ProtocolError(
+                f"{job.pipeline} starts from {path}, trained on {test} ({p.get('protocol')}): "
+                f"scoring it on {test} under {job.protocol} would test it on images it was "
+                f"trained on; use {p.get('protocol')}, or a model trained on other data")
+
+
 def split_names(protocol: Any, fold: str) -> dict[str, str]:
     """What the train / validation / test parts are called (FER2013: Training, ...)."""
     tags = [getattr(protocol, f"{p}_tag", None) for p in ("train", "val", "test")]
@@ -154,9 +192,10 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
     from ..face.stage import SCORING_PARAMS
     from ..models import FerModel
     from ..results.environment import environment
-    from .models import model_key
+    from .models import data_digest, model_key, source_label
 
     estimator, kwargs = build_estimator(job, checkpoint_root)
+    data_sha256 = data_digest(d.loaded[0])
     split = d.split
     reset_peak_rss()
     t0 = time.perf_counter()
@@ -174,13 +213,13 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
         "pipeline": job.pipeline, "family": family, "params": kwargs,
         "dataset": job.datasets[0], "datasets": list(job.datasets[:1]),
         "dataset_options": {job.datasets[0]: d.dataset_options.get(job.datasets[0], {})},
-        "protocol": job.protocol, "protocol_label": job.spec.label, "fold": split.fold,
-        "seed": job.seed, "view": job.view,
-        "dropped_classes": [c for c in d.dropped if c not in d.train_classes],
+        "protocol": job.protocol, "source_label": source_label(job), "fold": split.fold,
+        "seed": job.seed, "view": job.view, "dropped_classes": d.train_dropped,
+        "data_sha256": data_sha256,
         "limit_train": job.limit_train, **split_names(d.protocol, split.fold),
         "n_train": int(len(d.train)) + (n_val if trained_on_val else 0), "n_val": n_val,
         **selection, "val_accuracy": val_accuracy, "fit_seconds": round(fit_s, 3),
-        "trained_by": job.config_hash, "model_key": model_key(job, kwargs),
+        "trained_by": job.config_hash, "model_key": model_key(job, kwargs, data_sha256),
         "fer_bench_version": __version__, "environment": env,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": list(command) if command is not None else list(sys.argv),
@@ -243,13 +282,15 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
     once, and replaces the stored one.
     """
     from ..modelfile import file_digest
-    from .models import ModelStore, model_key, model_source
+    from .models import ModelStore, data_digest, model_key, model_source, source_label
     from .prepare import prepare
 
+    check_pretrained(job)
     source = model_source(job)
     _, kwargs = build_estimator(source, checkpoint_root)
-    key = model_key(source, kwargs)
-    info: dict[str, Any] = {"key": key, "source": source.spec.label,
+    # d.loaded[0] is the training dataset, loaded with the source's options, in either case.
+    key = model_key(source, kwargs, data_digest(d.loaded[0]))
+    info: dict[str, Any] = {"key": key, "source": source_label(source),
                             "trained_by": source.config_hash, "reused": False}
 
     def fit() -> FerModel:
@@ -264,7 +305,7 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
         if model is not None:  # say who fitted it (for A without a published split: the
             # first cross:A->X job that ran)
             p = model.provenance
-            info.update(reused=True, source=p.get("protocol_label") or p.get("protocol"),
+            info.update(reused=True, source=p.get("source_label") or p.get("protocol"),
                         trained_by=p.get("trained_by"))
         else:
             model = fit()

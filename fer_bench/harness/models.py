@@ -23,11 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import numpy as np
 from ..errors import ModelFileError
 from ..registry import PROTOCOLS
 from .jobs import HARNESS_VERSION, Job, weights_digest
 
 if TYPE_CHECKING:
+    from ..data.dataset import FaceDataset
     from ..models import FerModel
 
 #: Constructor arguments that do not change the fitted weights (left out of the model key).
@@ -69,8 +71,31 @@ def model_source(job: Job) -> Job:
                    dataset_options={train: job.dataset_options.get(train, {})})
 
 
-def model_config(source: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What decides the weights ``source`` fits, given the estimator's constructor ``kwargs``."""
+def data_digest(ds: FaceDataset) -> str:
+    """SHA-256 of what a dataset gives a model to learn from: every image's pixels, label,
+    subject and split tag, in order. A model is reused only for the very same data: an image
+    added, deleted, relabelled or replaced (a copy removed after the leak guard refused it)
+    is a new model."""
+    h = hashlib.sha256(np.ascontiguousarray(ds.content_hashes).tobytes())
+    for column in (ds.labels, ds.subjects, ds.splits):
+        h.update(b"|" + ("" if column is None else json.dumps(np.asarray(column).tolist(),
+                                                              default=str)).encode())
+    return h.hexdigest()
+
+
+def source_label(source: Job) -> str:
+    """How reports name the training a model came from: its protocol (``fer2013-official``),
+    or, for a dataset without a published split, ``A (all, a tenth held out)``."""
+    if is_cross(source.protocol):
+        return f"{source.datasets[0]} (all of it, a seeded tenth held out for selection)"
+    return source.spec.label
+
+
+def model_config(source: Job, kwargs: dict[str, Any], data_sha256: str,
+                 init_from_sha256: str | None = None) -> dict[str, Any]:
+    """What decides the weights ``source`` fits: the estimator's constructor ``kwargs``, the
+    training dataset's :func:`data_digest`, and the digest of the weights it starts from (by
+    default that of the ``init_from`` file on disk now)."""
     from ..face.stage import SCORING_PARAMS
 
     train = source.datasets[0]
@@ -78,21 +103,23 @@ def model_config(source: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
         "harness_version": HARNESS_VERSION, "pipeline": source.pipeline,
         "params": {k: v for k, v in kwargs.items() if k not in WEIGHT_NEUTRAL},
         "dataset": train, "dataset_options": source.dataset_options.get(train, {}),
+        "data_sha256": data_sha256,
         "split": f"{'cross' if is_cross(source.protocol) else source.protocol}/{source.fold}",
         "seed": source.seed, "view": source.view,
         "face": {k: v for k, v in source.face.items() if k not in SCORING_PARAMS},
         "limit_train": source.limit_train,
     }
-    digest = weights_digest(kwargs.get("init_from"))
+    digest = init_from_sha256 or weights_digest(kwargs.get("init_from"))
     if digest:
         config["init_from_sha256"] = digest
     return config
 
 
-def model_key(source: Job, kwargs: dict[str, Any]) -> str:
+def model_key(source: Job, kwargs: dict[str, Any], data_sha256: str,
+              init_from_sha256: str | None = None) -> str:
     """The model key (hex SHA-256 of :func:`model_config`)."""
-    payload = json.dumps(model_config(source, kwargs), sort_keys=True, separators=(",", ":"),
-                         default=str)
+    config = model_config(source, kwargs, data_sha256, init_from_sha256)
+    payload = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -121,9 +148,20 @@ def training_job(model: FerModel) -> Job:
                dataset_options=dict(p.get("dataset_options") or {}))
 
 
-def key_of_file(model: FerModel) -> str:
-    """The model key a model file's provenance describes."""
-    return model_key(training_job(model), dict(model.provenance["params"]))
+def key_of_file(model: FerModel, data_root: str | None = None) -> str:
+    """The model key a model file's provenance describes. A file written before provenances
+    held the training data's digest gets it from its training dataset, loaded from
+    ``data_root``."""
+    p = model.provenance
+    job = training_job(model)
+    data_sha256 = p.get("data_sha256")
+    if data_sha256 is None:
+        from .data import load
+
+        train = job.datasets[0]
+        data_sha256 = data_digest(load(train, job.dataset_options.get(train, {}), data_root))
+    start = (p.get("init_from") or {}).get("sha256")  # the weights it started from, not the
+    return model_key(job, dict(p["params"]), data_sha256, start)  # file there now
 
 
 class ModelStore:
@@ -164,14 +202,19 @@ class ModelStore:
         self.root.mkdir(parents=True, exist_ok=True)
         return save_model(model, self.path(key))
 
-    def add(self, path: str | os.PathLike) -> tuple[str, Path]:
-        """Store a copy of the model file at ``path`` under the key its provenance describes,
-        so that jobs with that configuration score it instead of fitting their own."""
+    def add(self, path: str | os.PathLike, data_root: str | None = None) -> tuple[str, Path]:
+        """Store a copy of the model file at ``path`` (its bytes: the digest stays the file's)
+        under the key its provenance describes (see :func:`key_of_file`), so that jobs with
+        that configuration score it instead of fitting one."""
+        from ..atomic import write_bytes
         from ..models import load_model
 
-        model = load_model(path)
-        key = key_of_file(model)
-        return key, self.put(model, key)
+        model = load_model(path)  # refused unless it is a sound model file
+        key = key_of_file(model, data_root)
+        target = self.path(key)
+        if Path(path).resolve() != target.resolve():
+            write_bytes(target, Path(path).read_bytes())
+        return key, target
 
     def keys(self) -> list[str]:
         from ..models import SUFFIX
@@ -183,17 +226,26 @@ class ModelStore:
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Hold ``key`` while a model is looked up and, if missing, fitted: parallel jobs that
-        need the same model wait for the first one's file instead of fitting it twice. (Without
-        ``fcntl``, as on Windows, the jobs may fit it twice; the file is written atomically.)"""
+        need the same model wait for the first one's file instead of fitting it twice. Where
+        locking is not possible (no ``fcntl``, as on Windows; a folder that cannot be written)
+        the jobs go on unlocked and may fit the model twice: the file is written atomically."""
         try:
             import fcntl
         except ImportError:
-            yield
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{key}.lock", "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl = None
+        handle = None
+        if fcntl is not None:
             try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                self.root.mkdir(parents=True, exist_ok=True)
+                handle = open(self.root / f"{key}.lock", "a+b")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError:
+                if handle is not None:
+                    handle.close()
+                handle = None
+        try:
+            yield
+        finally:
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()

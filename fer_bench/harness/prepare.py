@@ -30,6 +30,8 @@ class JobData:
     classes: list[str]
     train_classes: list[str]
     dropped: list[str]
+    #: Classes of the view the training dataset lacks (what its model cannot predict).
+    train_dropped: list[str]
     train: np.ndarray
     X_train: np.ndarray | None
     y_train: np.ndarray | None
@@ -89,6 +91,7 @@ def stratified_subsample(index: np.ndarray, y: np.ndarray, n: int, seed: int) ->
 
 def prepare(job: Job, data_root: str | None) -> JobData:
     """Load, view, crop and split ``job``'s data; shared by the harness and ``train``."""
+    from ..data.labels import get_view
     from ..protocols import get_protocol
     from . import data as jobdata
 
@@ -113,6 +116,8 @@ def prepare(job: Job, data_root: str | None) -> JobData:
     return JobData(
         protocol=protocol, split=split, classes=list(prepared.view.classes),
         train_classes=list(prepared.views[0].classes), dropped=list(prepared.dropped),
+        train_dropped=[c for c in get_view(job.view).classes
+                       if c not in prepared.views[0].classes],
         train=train, X_train=X_tr[train], y_train=y_tr[train],
         X_val=X_tr[split.val] if has_val else None, y_val=y_tr[split.val] if has_val else None,
         X_test=X_all[-1][split.test], y_test=y_all[-1][split.test],
@@ -151,6 +156,7 @@ def prepare_evaluation(job: Job, model_classes: Sequence[str], data_root: str | 
     return JobData(
         protocol=None, split=Split("all", empty, np.arange(len(rows))),
         classes=list(keep_classes), train_classes=list(model_classes), dropped=dropped,
+        train_dropped=[],
         train=empty, X_train=None, y_train=None, X_val=None, y_val=None,
         X_test=np.asarray(crops)[rows], y_test=scored.apply(ds.labels)[rows],
         detection_rates=[rate], loaded=(ds,), dataset_options=options,

@@ -124,7 +124,8 @@ def execute_jobs(
                 bar.write(f"FAILED {where}: {record.get('error')}", file=sys.stderr)
             else:
                 model = record.get("model") or {}
-                if model.get("reused"):  # say so: a cross job takes seconds, not a refit
+                if model.get("reused") and model.get("key"):  # a stored model: say so (a
+                    # cross job takes seconds, not a refit); `evaluate` names its own file
                     bar.write(f"{record['pipeline']} on {record['protocol_label']}: scored the "
                               f"stored model of {model.get('source')} "
                               f"({str(model.get('key'))[:12]}) instead of fitting it again",

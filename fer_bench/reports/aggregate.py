@@ -233,8 +233,11 @@ def current(records: Sequence[dict]) -> list[dict]:
     model since ``cross_version`` 2). Order is kept."""
     last: dict[str, int] = {}
     for i, r in enumerate(records):
+        model = r.get("model") or {}
+        given = None if model.get("key") else model.get("sha256")  # `evaluate`'s own file
         last[_canon([r.get("pipeline"), r.get("protocol_label") or r.get("protocol"),
-                     r.get("fold"), r.get("seed"), _row_config(r), _column_config(r)])] = i
+                     r.get("fold"), r.get("seed"), _row_config(r), _column_config(r),
+                     given])] = i
     keep = set(last.values())
     return [r for i, r in enumerate(records) if i in keep]
 

@@ -350,14 +350,15 @@ def render_cross(records: Sequence[dict]) -> str:
 
 
 def model_text(cell: Cell) -> str:
-    """Which model a cross-dataset cell scored: ``same model as fer2013-official (sha256 …)``,
-    or, for records from before the trained-model store, a model fitted for this pair."""
+    """Which model a cross-dataset cell scored: ``the model trained by fer2013-official (file
+    sha256 …)``, or, for records from before the trained-model store, a model fitted for this
+    pair."""
     models = [r.get("model") for r in cell.records]
     if not all(models):
         return "fitted for this pair on the shared classes (a record from before model reuse)"
     sources = dict.fromkeys(str(m.get("source")) for m in models)
     digests = dict.fromkeys(str(m.get("sha256", "not stored"))[:12] for m in models)
-    return (f"same model as {', '.join(f'`{s}`' for s in sources)} "
+    return (f"the model trained by {', '.join(f'`{s}`' for s in sources)} "
             f"(file sha256 {', '.join(digests)}…)")
 
 

@@ -309,6 +309,22 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         state.pop("_placed", None)  # device buffers: rebuilt on the next prediction
         return state
 
+    def embed(self, X: Any) -> np.ndarray:
+        """Penultimate features ``(N, D)`` of the faces: the input of the network's classifier
+        (see :data:`~fer_bench.pipelines.deep.models.FEATURES`), for hybrids such as
+        ``cnn-svm``."""
+        check_is_fitted(self, "variables_")
+        X = check_images(X)
+        model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
+        fn = train.get_embedder(model)
+        step = int(self.predict_batch_size)
+        out = []
+        for i in range(0, len(X), step):
+            chunk = X[i:i + step]
+            batch = train.pad_rows(chunk, train.bucket(len(chunk), 8))  # few shapes to compile
+            out.append(np.asarray(fn(self.variables_, batch))[:len(chunk)])
+        return np.concatenate(out).astype(np.float32)
+
     def predict(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
         """Predicted labels ``(N,)`` (entries of ``classes_``)."""
         return self.classes_[np.argmax(self.predict_proba(X, tta), axis=1)]

@@ -21,6 +21,12 @@ PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
 
 
+#: The collection each network sows its penultimate features into (the input of its classifier,
+#: globally average-pooled for mini-Xception's convolutional one): read with
+#: ``apply(..., mutable=[FEATURES])``; a plain ``apply`` ignores it, so predictions are unchanged.
+FEATURES = "features"
+
+
 def _normalise(x: jax.Array, dtype: Any) -> jax.Array:
     if x.ndim == 3:  # (N, 48, 48) -> (N, 48, 48, 1)
         x = x[..., None]
@@ -66,6 +72,7 @@ class LittleVGG(nn.Module):
             x = nn.Dense(self.dense, kernel_init=init, dtype=self.dtype)(x)
             x = _batch_norm(train, self.dtype)(nn.elu(x))
             x = nn.Dropout(self.dense_dropout, deterministic=not train)(x)
+        self.sow(FEATURES, "features", x)
         x = nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype)(x)
         return x.astype(jnp.float32)
 
@@ -102,6 +109,7 @@ class MiniXception(nn.Module):
             x = SeparableConv3x3(width, dtype=self.dtype, impl=sep_impl)(x)
             x = _batch_norm(train, self.dtype)(x)
             x = max_pool_3x3_s2(x) + residual
+        self.sow(FEATURES, "features", x.mean(axis=(1, 2)))
         x = Conv(self.num_classes, dtype=self.dtype, impl=self.impl)(x)
         return x.mean(axis=(1, 2)).astype(jnp.float32)
 
@@ -136,6 +144,7 @@ class VGGFer(nn.Module):
         for _ in range(2):
             x = nn.relu(nn.Dense(self.dense, kernel_init=init, dtype=self.dtype)(x))
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        self.sow(FEATURES, "features", x)
         x = nn.Dense(self.num_classes, dtype=self.dtype)(x)
         return x.astype(jnp.float32)
 
@@ -159,7 +168,8 @@ def build_model(arch: str, num_classes: int, dtype: Any = jnp.float32, impl: str
 def init_variables(model: nn.Module, seed: int = 0, size: int = 48) -> dict:
     """``{"params": ..., "batch_stats": ...}`` of ``model``, initialised from ``seed``."""
     x = jnp.zeros((1, size, size, 1), jnp.float32)
-    return dict(model.init(jax.random.key(seed, impl="rbg"), x, train=False))
+    variables = model.init(jax.random.key(seed, impl="rbg"), x, train=False)
+    return {k: v for k, v in variables.items() if k != FEATURES}  # init sows them: not weights
 
 
 def count_params(tree: Any) -> int:

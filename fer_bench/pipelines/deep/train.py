@@ -310,6 +310,19 @@ class Predictor:
 
 
 @lru_cache(maxsize=8)
+def get_embedder(model: nn.Module) -> Callable:
+    """A jitted ``(variables, (N, H, W) uint8 images) -> (N, D)`` function giving ``model``'s
+    penultimate features (what it sows into :data:`~.models.FEATURES`)."""
+    from .models import FEATURES
+
+    def embed(variables: dict, images: Array) -> Array:
+        _, sown = model.apply(variables, to_float(images), train=False, mutable=[FEATURES])
+        return sown[FEATURES]["features"][0]
+
+    return jax.jit(embed)
+
+
+@lru_cache(maxsize=8)
 def get_predictor(model: nn.Module, batch_size: int = 256, mesh: Mesh | None = None) -> Predictor:
     """A shared :class:`Predictor` per (model, batch size, mesh): its compiled functions are
     reused by later fits and predictions."""
