@@ -265,7 +265,8 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     if wrong is not None:
         metrics = count_no_face_wrong(metrics, d.y_test, y_pred, scores, wrong, job.seed)
     out: dict[str, Any] = {
-        "params": dict(prov.get("params", job.params)),
+        "params": dict(obtained.params if obtained.params is not None
+                       else prov.get("params", job.params)),
         "default_view": d.protocol.default_view if d.protocol is not None else job.view,
         "classes": classes, "dropped_classes": d.dropped,
         "n_train": int(prov.get("n_train", len(d.train))), "n_val": int(prov.get("n_val", 0)),

@@ -262,6 +262,10 @@ class Obtained:
     #: hash), ``reused`` (found in the store), ``sha256`` / ``file`` (when stored), ``error``
     #: (why it could not be stored).
     info: dict
+    #: The job's own constructor arguments (what its record lists; a reused model's file may
+    #: name others that do not change its weights, such as where it checkpointed); None for a
+    #: model file scored as it is (``evaluate``).
+    params: dict | None = None
 
     @property
     def fitted_here(self) -> bool:
@@ -298,7 +302,7 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
                          checkpoint_root, command)
 
     if model_root is None:
-        return Obtained(fit(), info)
+        return Obtained(fit(), info, kwargs)
     store = ModelStore(model_root)
     with store.lock(key):
         model = store.get(key, stored_after)
@@ -316,4 +320,4 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
     path = store.path(key)
     if path.is_file() and "error" not in info:
         info.update(file=str(path), sha256=file_digest(path))
-    return Obtained(model, info)
+    return Obtained(model, info, kwargs)
