@@ -220,6 +220,29 @@ def make_boom(random_state: int = 0) -> Boom:
     return Boom(random_state)
 
 
+class Constant(ClassifierMixin, BaseEstimator):
+    """Always the first class it saw (``angry``): right exactly on the angry test images."""
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+    def predict_proba(self, X):
+        p = np.zeros((len(X), len(self.classes_)))
+        p[:, 0] = 1.0
+        return p
+
+
+def make_constant(random_state: int = 0) -> Constant:
+    return Constant(random_state)
+
+
 def register_pipeline(monkeypatch, name: str, target: str) -> None:
     """Register the test-only pipeline factory ``target`` (``"module:attr"``) as ``name``."""
     entry = Entry(name, target, "test-only pipeline", {"family": "classical"})

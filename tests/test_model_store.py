@@ -206,34 +206,13 @@ def test_a_model_is_reused_only_for_the_same_data(tmp_path):
     assert again["model"]["reused"] is False and again["n_train"] + again["n_val"] == 79
 
 
-class Unsaveable(ClassifierMixin, BaseEstimator):
-    """A test-only estimator: not a type a model file may hold."""
-
-    def __init__(self, random_state=0):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict_proba(self, X):
-        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
-
-    def predict(self, X):
-        return np.full(len(X), self.classes_[0])
-
-
-def make_unsaveable(random_state: int = 0) -> Unsaveable:
-    return Unsaveable(random_state)
-
-
 def test_a_model_that_cannot_be_stored_is_still_scored(tmp_path, monkeypatch):
     from fakes import register_pipeline
 
-    register_pipeline(monkeypatch, "unsaveable", f"{__name__}:make_unsaveable")
-    [record] = run_records(jobs_for("synthetic-holdout", "unsaveable"), tmp_path / "out")
+    register_pipeline(monkeypatch, "constant", "fakes:make_constant")  # a test-only type
+    [record] = run_records(jobs_for("synthetic-holdout", "constant"), tmp_path / "out")
     assert record["status"] == "ok" and "metrics" in record
-    assert "Unsaveable" in record["model"]["error"] and "file" not in record["model"]
+    assert "Constant" in record["model"]["error"] and "file" not in record["model"]
     assert ModelStore(model_root(tmp_path / "out")).keys() == []
 
 

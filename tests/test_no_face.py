@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 import fer_bench.face.stage as stage_module
 from fakes import register_pipeline, write_image
@@ -26,29 +25,6 @@ from fer_bench.reports.tables import render_classification_report, render_cross
 FIXTURE = Path(__file__).parent / "fixtures" / "records.jsonl"
 CLASSES = ("angry", "happy", "sad")  # view order of the shared classes
 SYNTHETIC = {"synthetic": {"n_per_class": 6}}
-
-
-class Constant(ClassifierMixin, BaseEstimator):
-    """Always the first class it saw (``angry``): right exactly on the angry test images."""
-
-    def __init__(self, random_state=0):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict(self, X):
-        return np.full(len(X), self.classes_[0])
-
-    def predict_proba(self, X):
-        p = np.zeros((len(X), len(self.classes_)))
-        p[:, 0] = 1.0
-        return p
-
-
-def make_constant(random_state: int = 0) -> Constant:
-    return Constant(random_state)
 
 
 def fake_detect(gray, min_size=24, **_):
@@ -89,7 +65,7 @@ def run(root: Path, face: dict | None = None) -> dict:
 
 
 def test_records_count_and_list_the_test_images_without_a_face(uncropped, monkeypatch):
-    register_pipeline(monkeypatch, "constant", f"{__name__}:make_constant")
+    register_pipeline(monkeypatch, "constant", "fakes:make_constant")
     root, no_face = uncropped
     record = run(root)
     fd = record["face_detection"]
@@ -112,7 +88,7 @@ def test_records_count_and_list_the_test_images_without_a_face(uncropped, monkey
 
 def test_no_face_wrong_lowers_accuracy_by_exactly_the_no_face_images_that_were_right(
         uncropped, monkeypatch):
-    register_pipeline(monkeypatch, "constant", f"{__name__}:make_constant")
+    register_pipeline(monkeypatch, "constant", "fakes:make_constant")
     root, no_face = uncropped
     crop, wrong = run(root), run(root, {"no_face": "wrong"})
     assert crop["config_hash"] != wrong["config_hash"] and wrong["face"]["no_face"] == "wrong"

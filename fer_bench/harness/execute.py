@@ -22,6 +22,7 @@ from ..registry import PIPELINES
 from ..results.environment import environment
 from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
 from .jobs import HARNESS_VERSION, Job, error_line, face_params
+from ..protocols.cross import cross_pair, is_cross
 from .models import model_source
 from .prepare import JobData, prepare, prepare_evaluation, reframe_test
 
@@ -163,8 +164,8 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     }
     if len(job.datasets) == 2:
         record["train_dataset"], record["test_dataset"] = job.datasets
-    elif job.model is not None and job.protocol.startswith("cross:"):  # ``evaluate``
-        record["train_dataset"], record["test_dataset"] = job.protocol[6:].split("->", 1)
+    elif job.model is not None and is_cross(job.protocol):  # ``evaluate``
+        record["train_dataset"], record["test_dataset"] = cross_pair(job.protocol)
         record["dataset"] = job.datasets[0]
     else:
         record["dataset"] = job.datasets[0]

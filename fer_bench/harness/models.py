@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from ..errors import ModelFileError
+from ..protocols.cross import cross_pair, is_cross
 from ..registry import PROTOCOLS
 from .jobs import HARNESS_VERSION, Job, weights_digest
 
@@ -37,10 +38,6 @@ WEIGHT_NEUTRAL = ("checkpoint_dir", "verbose", "predict_batch_size")
 #: Fold of a cross-dataset job's own split of the training dataset: all of it (see
 #: :meth:`fer_bench.protocols.cross.CrossDataset.splits`).
 ALL_FOLD = "all"
-
-
-def is_cross(protocol: str) -> bool:
-    return protocol.startswith("cross:")
 
 
 def fixed_protocol(dataset: str) -> str | None:
@@ -141,7 +138,7 @@ def training_job(model: FerModel) -> Job:
             face.pop(k, None)
     datasets = tuple(p.get("datasets") or (p["dataset"],))
     if is_cross(p["protocol"]):  # its split needs both datasets
-        datasets = tuple(p["protocol"][len("cross:"):].split("->", 1))
+        datasets = cross_pair(p["protocol"])
     return Job(pipeline=p["pipeline"], protocol=p["protocol"], datasets=datasets, fold=p["fold"],
                seed=int(p["seed"]), view=p["view"], params=dict(p["params"]), face=face,
                limit_train=p.get("limit_train"),

@@ -13,6 +13,17 @@ from .base import Split, check_split
 from .kfold import _inner_val
 
 
+def is_cross(protocol: str) -> bool:
+    """Whether ``protocol`` names a cross-dataset protocol (``cross:TRAIN->TEST``)."""
+    return protocol.startswith("cross:")
+
+
+def cross_pair(protocol: str) -> tuple[str, str]:
+    """``"cross:TRAIN->TEST"`` -> ``(TRAIN, TEST)``."""
+    train, _, test = protocol[len("cross:"):].partition("->")
+    return train, test
+
+
 def shared_view(view: LabelView, train: FaceDataset, test: FaceDataset) -> tuple[LabelView, list[str]]:
     """``view`` narrowed to the view classes present in both datasets, and the classes dropped."""
     def present(ds: FaceDataset) -> set[str]:

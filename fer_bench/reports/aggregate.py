@@ -300,6 +300,8 @@ def _fmt_value(v: Any) -> str:
 
 
 def is_cross(cell_or_record: Cell | dict) -> bool:
+    from ..protocols.cross import is_cross as cross_protocol
+
     protocol = (cell_or_record.protocol if isinstance(cell_or_record, Cell)
                 else cell_or_record["protocol"])
-    return protocol.startswith("cross:")
+    return cross_protocol(protocol)
