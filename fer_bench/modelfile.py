@@ -57,12 +57,15 @@ MAX_CLASSES = 1000
 _DAMAGED = "the file is damaged or not a fer-bench model; train it again"
 
 #: Every type a classical model file may hold, by skops node kind: exactly what the registered
-#: classical pipelines save (``tests/test_model_security.py`` fits each one and checks that this
+#: classical and hybrid pipelines save (``tests/test_model_security.py`` fits each one and checks that this
 #: list covers its file and nothing else is needed). Anything else is refused unbuilt.
 TRUSTED_TYPES: dict[str, frozenset[str]] = {
     "ObjectNode": frozenset({
         "fer_bench.pipelines.base.Flatten",
         "fer_bench.pipelines.features.gabor.GaborFeatures",
+        # cnn-svm's CNN stage: a model file's path and digest only (the CNN is read from that
+        # file, itself loaded through this module, and must still have that digest)
+        "fer_bench.pipelines.hybrid.CNNFeatures",
         "fer_bench.pipelines.features.hog.HogFeatures",
         "fer_bench.pipelines.features.labelspace.LabelSpace",
         "fer_bench.pipelines.features.lbp.LbpFeatures",

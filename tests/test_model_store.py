@@ -256,3 +256,20 @@ def test_a_pretrained_part_may_not_be_scored_on_its_training_images():
                 "7class", params={"init_from": "fer_bench/models/default.ferb"})
     with pytest.raises(ProtocolError, match="default.ferb"):
         check_pretrained(tuned)
+
+
+def test_cnn_svm_is_stored_and_refuses_another_cnn(tmp_path):
+    """The hybrid's file names its CNN by path and digest: it loads and predicts like any model
+    file, and refuses to run on a CNN other than the one it was fitted on."""
+    from fer_bench.errors import ModelFileError
+    from fer_bench.models import load_model
+
+    [record] = run_records(jobs_for("synthetic-holdout", "cnn-svm"), tmp_path / "out")
+    assert "error" not in record["model"], record["model"].get("error")
+    model = load_model(record["model"]["file"])
+    faces = np.zeros((3, 48, 48), np.uint8)
+    assert model.predict_proba(faces).shape == (3, 7)
+    features = model.estimator.steps[0][1]
+    features.cnn_sha256_ = "0" * 64
+    with pytest.raises(ModelFileError, match="not the CNN this cnn-svm was fitted with"):
+        model.predict_proba(faces)

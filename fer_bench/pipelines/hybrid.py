@@ -59,11 +59,26 @@ class CNNFeatures(CachedExtractor):
         self.model = model
         self.cache = cache
 
+    def fit(self, X, y=None):
+        """Check the faces and remember the CNN file's digest: a model kept with these features
+        refuses to run on another file at that path."""
+        from ..modelfile import file_digest
+
+        check_images(X)
+        self.cnn_sha256_ = file_digest(model_path(self.model))
+        return self
+
     def _cnn(self):
+        from ..errors import ModelFileError
         from ..modelfile import file_digest
 
         path = model_path(self.model)
-        return _load_cnn(str(path), file_digest(path))
+        digest = file_digest(path)
+        expected = getattr(self, "cnn_sha256_", None)
+        if expected is not None and digest != expected:
+            raise ModelFileError(path, "is not the CNN this cnn-svm was fitted with (its "
+                                 "SHA-256 differs)", "fit the cnn-svm again on this CNN")
+        return _load_cnn(str(path), digest)
 
     def _extract(self, X: np.ndarray) -> np.ndarray:
         return self._cnn().embed(X)
@@ -72,6 +87,7 @@ class CNNFeatures(CachedExtractor):
         from ..modelfile import file_digest
 
         X = check_images(X)
+        self._cnn()  # the right CNN, or a one-line error, before any cache is read
         if not self.cache or len(X) < MIN_CACHED_ROWS:
             return self._extract(X)
         # The weights' digest joins the cache key (through the version slot, which only keys):
