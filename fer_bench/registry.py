@@ -229,6 +229,12 @@ BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 }
 
 
+#: Pipeline constructor arguments that change where a run keeps things, how much it prints or
+#: how it batches predictions, never what it computes: the trained-model store leaves them out
+#: of its keys and the reports make no variant of them.
+NEUTRAL_PARAMS = ("checkpoint_dir", "verbose", "predict_batch_size")
+
+
 def protocol_for(dataset: str) -> str:
     """The registered protocol that reports ``dataset`` (``kfold`` when none is specific)."""
     base = dataset.split(":", 1)[0]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import FerBenchError
-from ..face.detect import detect_faces
+from ..face.detect import detect_faces, largest_first
 from ..models import FerModel
 from .draw import draw_face, draw_fps
 
@@ -162,6 +162,8 @@ class FrameDetector:
     WINDOW = 2.5
     #: Side the smallest face (``min_face``) keeps in the reduced search.
     SEARCH_FACE = 32
+    #: Boxes overlapping more than this (IoU) are the same face.
+    SAME_FACE = 0.3
 
     def __init__(self, width: int = 320, min_face: int | None = None, scale_factor: float = 1.2,
                  min_neighbors: int = 4, search_neighbors: int = 1,
@@ -222,23 +224,23 @@ class FrameDetector:
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes ``(F, 4)`` ``x, y, w, h`` of the ``(H, W)`` uint8 frame, largest first."""
         kept: list[np.ndarray] = []
+
+        def followed(box: np.ndarray) -> bool:
+            return bool(kept) and iou_matrix(np.array(kept), box[None]).max() > self.SAME_FACE
+
         for box in (self._refine(gray, k) for k in self._known):
-            if box is not None and not (kept and iou_matrix(np.array(kept),
-                                                            box[None]).max() > 0.3):
+            if box is not None and not followed(box):
                 kept.append(box)  # two followed boxes that met on one face: keep one
         self._since_search += 1
         if not kept or self._since_search >= self.search_every:
             self._since_search = 0
             for proposal in self._search(gray):
-                if kept and iou_matrix(np.array(kept), proposal[None]).max() > 0.3:
+                if followed(proposal):
                     continue  # a face already followed
                 box = self._refine(gray, proposal)
-                if box is not None and not (kept and iou_matrix(np.array(kept),
-                                                                box[None]).max() > 0.3):
+                if box is not None and not followed(box):
                     kept.append(box)
-        boxes = np.array(kept, np.int64).reshape(-1, 4)
-        order = np.lexsort((boxes[:, 0], boxes[:, 1], -boxes[:, 2] * boxes[:, 3]))
-        self._known = boxes[order]
+        self._known = largest_first(np.array(kept, np.int64).reshape(-1, 4))
         return self._known.copy()
 
 

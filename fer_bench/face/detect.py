@@ -111,5 +111,9 @@ def detect_faces(gray, min_size: int = 24, scale_factor: float = 1.1,
     boxes[:, 1] = np.clip(boxes[:, 1], 0, h - 1)
     boxes[:, 2] = np.minimum(boxes[:, 2], w - boxes[:, 0])
     boxes[:, 3] = np.minimum(boxes[:, 3], h - boxes[:, 1])
-    order = np.lexsort((boxes[:, 0], boxes[:, 1], -boxes[:, 2] * boxes[:, 3]))
-    return boxes[order]
+    return largest_first(boxes)
+
+
+def largest_first(boxes: np.ndarray) -> np.ndarray:
+    """``(F, 4)`` boxes ``x, y, w, h`` sorted by area (largest first), then by position."""
+    return boxes[np.lexsort((boxes[:, 0], boxes[:, 1], -boxes[:, 2] * boxes[:, 3]))]

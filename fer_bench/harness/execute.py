@@ -210,6 +210,17 @@ def predictions(estimator: Any, model_classes: Sequence[str], X: np.ndarray,
     return scores.argmax(axis=1), scores
 
 
+def validation_metrics(estimator: Any, model_classes: Sequence[str], d: JobData, seed: int
+                       ) -> dict | None:
+    """The metrics of ``estimator`` on ``d``'s validation part (in the training classes), or
+    None when ``d`` has none."""
+    if d.X_val is None or not len(d.X_val):
+        return None
+    pred, scores = predictions(estimator, model_classes, d.X_val, d.train_classes)
+    return classification_metrics(d.y_val, pred, d.train_classes, scores, n_boot=N_BOOT,
+                                  seed=seed)
+
+
 def _execute(job: Job, data_root: str | None, checkpoint_root: str | None,
              model_root: str | None, command: list[str], stored_after: float | None) -> dict:
     if job.model is not None:  # ``evaluate``: a saved model on a whole dataset
@@ -241,10 +252,10 @@ def model_and_test_data(job: Job, d: JobData, data_root: str | None,
 
     obtained = obtain_model(job, d, data_root, checkpoint_root, model_root, command,
                             stored_after=stored_after)
-    test_face = {**obtained.model.face,
-                 **{k: v for k, v in job.face.items() if k in SCORING_PARAMS}}
-    if face_params(test_face) != job.face:  # the model frames detected faces its own way
-        d = reframe_test(d, job, face_params(test_face), data_root)
+    test_face = face_params({**obtained.model.face,
+                             **{k: v for k, v in job.face.items() if k in SCORING_PARAMS}})
+    if test_face != job.face:  # the model frames detected faces its own way
+        d = reframe_test(d, job, test_face, data_root)
     return obtained, d
 
 
@@ -289,10 +300,12 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     # d's validation part is the model's own unless the model came from another protocol.
     selected_here = job.model is None and model_source(job) is job
     trained_on_val = prov.get("selection", {}).get("trained_on_validation", False)
-    if selected_here and d.X_val is not None and len(d.X_val) and not trained_on_val:
-        val_pred, val_scores = predictions(estimator, model.classes, d.X_val, d.train_classes)
-        out["val_metrics"] = classification_metrics(
-            d.y_val, val_pred, d.train_classes, val_scores, n_boot=N_BOOT, seed=job.seed)
+    if selected_here and not trained_on_val:
+        # Scored when it was fitted; files stored before they kept them are scored now.
+        val_metrics = prov.get("val_metrics") or validation_metrics(
+            estimator, model.classes, d, job.seed)
+        if val_metrics is not None:
+            out["val_metrics"] = val_metrics
     out["timing"] = {
         "fit_s": float(prov.get("fit_seconds", 0.0)), "predict_s": predict_s,
         "predict_ms_per_image": 1000 * predict_s / max(len(X_test), 1),

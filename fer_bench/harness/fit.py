@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import __version__
 from ..registry import PIPELINES
 from .jobs import Job, error_line, weights_digest
@@ -180,11 +178,13 @@ def split_names(protocol: Any, fold: str) -> dict[str, str]:
             "test_split": f"{fold} test"}
 
 
-def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
-              command: list[str] | None = None) -> FerModel:
+def fit_model(job: Job, d: JobData, key: str, data_sha256: str,
+              checkpoint_root: str | None = None, command: list[str] | None = None
+              ) -> FerModel:
     """Fit ``job``'s pipeline on the training part of ``d`` (selecting on its validation part)
     and return it as a :class:`~fer_bench.models.FerModel` with its provenance: parameters,
-    data, split, sizes, selection, per-epoch history, validation accuracy and fit seconds.
+    data (``data_sha256``), model ``key``, split, sizes, selection, per-epoch history,
+    validation metrics and fit seconds.
 
     The peak-memory counter is reset first, so a job's ``peak_rss_mb`` covers its own fit.
     """
@@ -192,10 +192,10 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
     from ..face.stage import SCORING_PARAMS
     from ..models import FerModel
     from ..results.environment import environment
-    from .models import data_digest, model_key, source_label
+    from .execute import validation_metrics
+    from .models import source_label
 
     estimator, kwargs = build_estimator(job, checkpoint_root)
-    data_sha256 = data_digest(d.loaded[0])
     split = d.split
     reset_peak_rss()
     t0 = time.perf_counter()
@@ -204,9 +204,10 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
     selection = selection_summary(estimator)
     trained_on_val = selection.get("selection", {}).get("trained_on_validation", False)
     n_val = 0 if d.X_val is None else int(len(d.X_val))
-    val_accuracy = None
-    if n_val and not trained_on_val:  # else the model has seen these images
-        val_accuracy = float(np.mean(np.asarray(estimator.predict(d.X_val)) == d.y_val))
+    # Scored once here and kept with the model (a job reusing it reports them); None when the
+    # model has trained on these images.
+    val_metrics = None if trained_on_val else validation_metrics(
+        estimator, d.train_classes, d, job.seed)
     family = "deep" if PIPELINES.get(job.pipeline).tags.get("family") == "deep" else "classical"
     env = {k: v for k, v in environment().items() if k != "hostname"}  # the file may be shared
     provenance: dict[str, Any] = {
@@ -218,8 +219,9 @@ def fit_model(job: Job, d: JobData, checkpoint_root: str | None = None,
         "data_sha256": data_sha256,
         "limit_train": job.limit_train, **split_names(d.protocol, split.fold),
         "n_train": int(len(d.train)) + (n_val if trained_on_val else 0), "n_val": n_val,
-        **selection, "val_accuracy": val_accuracy, "fit_seconds": round(fit_s, 3),
-        "trained_by": job.config_hash, "model_key": model_key(job, kwargs, data_sha256),
+        **selection, "val_accuracy": val_metrics and val_metrics["accuracy"],
+        "val_metrics": val_metrics, "fit_seconds": round(fit_s, 3),
+        "trained_by": job.config_hash, "model_key": key,
         "fer_bench_version": __version__, "environment": env,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": list(command) if command is not None else list(sys.argv),
@@ -293,13 +295,14 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
     source = model_source(job)
     _, kwargs = build_estimator(source, checkpoint_root)
     # d.loaded[0] is the training dataset, loaded with the source's options, in either case.
-    key = model_key(source, kwargs, data_digest(d.loaded[0]))
+    data_sha256 = data_digest(d.loaded[0])
+    key = model_key(source, kwargs, data_sha256)
     info: dict[str, Any] = {"key": key, "source": source_label(source),
                             "trained_by": source.config_hash, "reused": False}
 
     def fit() -> FerModel:
-        return fit_model(source, d if source is job else prepare(source, data_root),
-                         checkpoint_root, command)
+        return fit_model(source, d if source is job else prepare(source, data_root), key,
+                         data_sha256, checkpoint_root, command)
 
     if model_root is None:
         return Obtained(fit(), info, kwargs)

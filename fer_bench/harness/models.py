@@ -2,8 +2,8 @@
 
 A model is named by its *model key*: the SHA-256 of what decides the fitted weights -- the
 pipeline and its constructor arguments (seed included), the training dataset with its loader
-options, the training split (protocol and fold), the label view, the face stage and the
-training-set limit. Settings that do not change the weights (where checkpoints go, verbosity,
+options and a digest of its data, the training split (protocol and fold), the label view, the
+face stage, the training-set limit and the weights it started from. Settings that do not change the weights (where checkpoints go, verbosity,
 prediction batch size) are left out. The store keeps ``<root>/<key>.ferb`` (``root`` is
 ``<out>/cache/models`` for ``run``), written by :func:`fer_bench.models.save_model`, so the
 files are ordinary model files that ``predict``, ``demo`` and ``evaluate`` read.
@@ -26,18 +26,13 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 from ..errors import ModelFileError
 from ..protocols.cross import cross_pair, is_cross
-from ..registry import PROTOCOLS
+from ..registry import NEUTRAL_PARAMS, PROTOCOLS
 from .jobs import HARNESS_VERSION, Job, weights_digest
 
 if TYPE_CHECKING:
     from ..data.dataset import FaceDataset
     from ..models import FerModel
 
-#: Constructor arguments that do not change the fitted weights (left out of the model key).
-WEIGHT_NEUTRAL = ("checkpoint_dir", "verbose", "predict_batch_size")
-#: Fold of a cross-dataset job's own split of the training dataset: all of it (see
-#: :meth:`fer_bench.protocols.cross.CrossDataset.splits`).
-ALL_FOLD = "all"
 
 
 def fixed_protocol(dataset: str) -> str | None:
@@ -98,7 +93,7 @@ def model_config(source: Job, kwargs: dict[str, Any], data_sha256: str,
     train = source.datasets[0]
     config = {
         "harness_version": HARNESS_VERSION, "pipeline": source.pipeline,
-        "params": {k: v for k, v in kwargs.items() if k not in WEIGHT_NEUTRAL},
+        "params": {k: v for k, v in kwargs.items() if k not in NEUTRAL_PARAMS},
         "dataset": train, "dataset_options": source.dataset_options.get(train, {}),
         "data_sha256": data_sha256,
         "split": f"{'cross' if is_cross(source.protocol) else source.protocol}/{source.fold}",

@@ -14,12 +14,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..metrics import degeneracy, metrics_from_confusion, per_class_metrics
+from ..registry import NEUTRAL_PARAMS  # they change no result: no variant of their own
 from ..results.store import UNPLANNED_FOLD
 
 _SEED_PARAMS = ("random_state", "seed")
-#: Parameters that change where a run keeps things or how much it prints, not what it computes
-#: (the trained-model store leaves them out of its keys too): no variant of their own.
-_NEUTRAL_PARAMS = ("checkpoint_dir", "verbose", "predict_batch_size")
 
 
 def ok_records(records: Iterable[dict]) -> list[dict]:
@@ -69,7 +67,7 @@ def _canon(value: Any) -> str:
 
 def _row_config(r: dict) -> dict:
     params = {k: v for k, v in (r.get("params") or {}).items()
-              if k not in _SEED_PARAMS and k not in _NEUTRAL_PARAMS}
+              if k not in _SEED_PARAMS and k not in NEUTRAL_PARAMS}
     config = {"params": params, "face": r.get("face") or {}}
     if r.get("init_from"):  # runs fine-tuned from other weights (same file name) never pool
         config["init_from_sha256"] = r["init_from"]["sha256"][:12]
