@@ -65,6 +65,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "epochs, about 1.25 h for the deep half of --suite all on 2 cores), "
                            "cpu-2h (about 2 h of 2 CPU cores per FER2013 model, cosine decay) "
                            "or auto (full when JAX sees a GPU, else cpu; the default)")
+    what.add_argument("--corrupt", metavar="NAMES",
+                      help="also score every job's model on its test faces under these "
+                           "corruptions (comma-separated, or all), at severities 1-5: the "
+                           "robustness analysis of `report`; the model is the clean job's "
+                           "(from the trained-model store)")
     add_fit_options(what, scoped=True,
                     view_help="label view (default: each protocol's own, e.g. ckplus8 for CK+)")
     how = p.add_argument_group("how to run it")
@@ -75,6 +80,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     again.add_argument("--resume", action="store_true",
                        help="skip jobs that already have an ok record with the same configuration")
     again.add_argument("--force", action="store_true", help="rerun jobs even if they have records")
+    again.add_argument("--rescore", action="store_true",
+                       help="--resume, and also run again the finished jobs whose records keep no "
+                            "per-image predictions (older records), scoring their stored model "
+                            "where the trained-model store has it, fitting it again otherwise")
     how.add_argument("-j", "--jobs", type=n_jobs, default=1, metavar="N",
                      help="parallel jobs, N >= 1 (joblib processes, or local Dask workers); "
                           "-1: all cores")
@@ -108,8 +117,8 @@ def default_out(selection: Selection) -> str:
 def command_line(args: argparse.Namespace) -> list[str]:
     """The canonical argv of this run (what the records and the README quote)."""
     argv = ["python", "-m", "fer_bench", "run"]
-    for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "budget", "view",
-                 "limit_train", "data_root", "out", "backend", "scheduler"):
+    for flag in ("suite", "pipelines", "datasets", "protocols", "seeds", "budget", "corrupt",
+                 "view", "limit_train", "data_root", "out", "backend", "scheduler"):
         value = getattr(args, flag)
         if flag == "seeds":
             value = ",".join(map(str, value))
@@ -120,13 +129,14 @@ def command_line(args: argparse.Namespace) -> list[str]:
             argv += [f"--{flag.replace('_', '-')}", value]
     if args.jobs != 1:
         argv += ["-j", str(args.jobs)]
-    for flag in ("resume", "force", "no_report"):
+    for flag in ("resume", "force", "rescore", "no_report"):
         if getattr(args, flag):
             argv.append(f"--{flag.replace('_', '-')}")
     return argv
 
 
-def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = False) -> int:
+def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = False,
+             rescore: bool = False) -> int:
     """List the jobs a real run would run now, then each broken protocol's problem once, then
     the count (with how many ``--resume`` skips or ``--force`` redoes); exit 1 if any is broken.
 
@@ -137,7 +147,7 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
     from ..results.store import ResultStore
 
     store = ResultStore(out)
-    todo, skipped = plan(jobs, store, resume=resume, force=force)
+    todo, skipped = plan(jobs, store, resume=resume, force=force, rescore=rescore)
     runnable = [j for j in todo if j.problem is None]
     for job in runnable:
         print(f"{job.config_hash[:12]}  {job.describe()}  view={job.view}")
@@ -151,8 +161,9 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
     broken = len(todo) - len(runnable)
     line = f"{len(runnable)} jobs" + (
         f" ({broken} more would fail on broken data)" if broken else "")
-    if resume:
-        line += f"; {skipped} already done in {store.path} (--resume skips them)"
+    if resume or rescore:
+        flag = "--rescore" if rescore else "--resume"
+        line += f"; {skipped} already done in {store.path} ({flag} skips them)"
     elif force:
         done = store.ok_hashes() if store.path.exists() else set()
         redone = sum(j.config_hash in done for j in jobs)
@@ -185,7 +196,8 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
     ``client`` (a ``distributed.Client``) lets a caller reuse a cluster it already holds.
     """
     from ..harness.jobs import (
-        expand_jobs, parse_assignments, pipeline_params, resolve_budget, resolve_selection,
+        corruption_names, expand_jobs, parse_assignments, pipeline_params, resolve_budget,
+        resolve_selection,
     )
     from ..harness.runner import execute_jobs
 
@@ -216,15 +228,17 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         selection, seeds, view=args.view, params=params, face=face, limit_train=args.limit_train,
         dataset_options=parse_assignments(args.dataset_option, "--dataset-option"),
         data_root=args.data_root, budget=args.budget,
+        corruptions=corruption_names(args.corrupt),
     )
     if args.dry_run:
-        return _dry_run(jobs, args.out, resume=args.resume, force=args.force)
+        return _dry_run(jobs, args.out, resume=args.resume, force=args.force,
+                        rescore=args.rescore)
     command = command_line(args)
     with _sigterm_as_interrupt():
         summary = execute_jobs(
             jobs, args.out, data_root=args.data_root, backend=args.backend, n_jobs=args.jobs,
             scheduler=args.scheduler, client=client, resume=args.resume, force=args.force,
-            command=command, progress=not args.no_progress,
+            rescore=args.rescore, command=command, progress=not args.no_progress,
         )
     for line in summary.lines():
         print(line, file=sys.stderr)

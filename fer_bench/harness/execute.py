@@ -10,6 +10,7 @@ import inspect
 import sys
 import time
 import traceback
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -21,7 +22,7 @@ from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
 from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
-from .jobs import HARNESS_VERSION, Job, error_line, face_params
+from .jobs import HARNESS_VERSION, Job, corruption_entry, error_line, face_params
 from ..protocols.cross import cross_pair, is_cross
 from .models import model_source
 from .prepare import JobData, prepare, prepare_evaluation, reframe_test
@@ -31,8 +32,13 @@ if TYPE_CHECKING:
 
 #: Bootstrap resamples for the accuracy interval of every record.
 N_BOOT = 1000
+#: Timed single-image predictions behind a record's batch-1 latency (their median).
+LATENCY_REPEATS = 15
 #: Test images without a face a record lists by path (all of them are counted).
 NO_FACE_LISTED = 20
+#: The key of a record under which :func:`score` hands the per-image predictions to the
+#: runner, which stores them beside the record (:mod:`fer_bench.results.predictions`).
+PREDICTIONS_KEY = "_predictions"
 
 
 def now() -> str:
@@ -162,6 +168,8 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
         "command": list(command) if command is not None else list(sys.argv),
         "started_at": now(),
     }
+    if job.corruption is not None:
+        record["corruption"] = corruption_entry(job.corruption)
     if len(job.datasets) == 2:
         record["train_dataset"], record["test_dataset"] = job.datasets
     elif job.model is not None and is_cross(job.protocol):  # ``evaluate``
@@ -182,6 +190,22 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     record["environment"] = environment()
     record["finished_at"] = now()
     return record
+
+
+def latency_ms(estimator: Any, X: np.ndarray, repeats: int = LATENCY_REPEATS) -> float | None:
+    """Median wall milliseconds of ``estimator.predict`` on one face (the first of ``X``),
+    after one untimed call (compilation, caches): the latency a single-image predictor sees.
+    None without test faces."""
+    if not len(X):
+        return None
+    one = X[:1]
+    estimator.predict(one)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        estimator.predict(one)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
 
 
 def predictions(estimator: Any, model_classes: Sequence[str], X: np.ndarray,
@@ -232,12 +256,17 @@ def _execute(job: Job, data_root: str | None, checkpoint_root: str | None,
         p = model.provenance
         obtained = Obtained(model, {
             "file": str(model.path), "sha256": file_digest(model.path),
+            "bytes": model.path.stat().st_size,
             "source": p.get("protocol"), "trained_by": p.get("trained_by"), "reused": True})
     else:
         obtained, d = model_and_test_data(job, prepare(job, data_root), data_root,
                                           checkpoint_root, model_root, command, stored_after)
     if not obtained.fitted_here:
         reset_peak_rss()
+    if job.corruption is not None:  # robustness: the same model on degraded test faces
+        from ..data.corruptions import corrupt
+
+        d = replace(d, X_test=corrupt(d.X_test, *job.corruption, seed=job.seed))
     return score(job, d, obtained)
 
 
@@ -309,6 +338,7 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     out["timing"] = {
         "fit_s": float(prov.get("fit_seconds", 0.0)), "predict_s": predict_s,
         "predict_ms_per_image": 1000 * predict_s / max(len(X_test), 1),
+        "latency_ms_batch1": latency_ms(estimator, X_test),
         "peak_rss_mb": peak_rss_mb(),
     }
     rates = d.detection_rates
@@ -321,4 +351,20 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     out["data"] = {name: jobdata.summary(ds) for name, ds in zip(job.datasets, d.loaded)}
     if prov.get("history") is not None:
         out["history"] = prov["history"]
+    out[PREDICTIONS_KEY] = {
+        "y_true": d.y_test, "y_pred": y_pred, "scores": scores,
+        "scores_kind": "proba" if hasattr(estimator, "predict_proba") else "decision",
+        "ids": [d.loaded[-1].relative_path(p) for p in d.test_paths],
+        **validation_scores(estimator, model.classes, d, "val_metrics" in out)}
     return out
+
+
+def validation_scores(estimator: Any, model_classes: Sequence[str], d: JobData, selected: bool
+                      ) -> dict[str, np.ndarray]:
+    """``y_val`` and ``scores_val`` (in the training classes) of a model selected on ``d``'s
+    validation part, kept with the test predictions so calibration can be fitted there (a
+    temperature); ``{}`` when the model was not selected on ``d`` or it has no such part."""
+    if not selected or d.X_val is None or not len(d.X_val):
+        return {}
+    _, val_scores = predictions(estimator, model_classes, d.X_val, d.train_classes)
+    return {"y_val": d.y_val, "scores_val": val_scores}

@@ -322,5 +322,5 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
                 info["error"] = error_line(exc)
     path = store.path(key)
     if path.is_file() and "error" not in info:
-        info.update(file=str(path), sha256=file_digest(path))
+        info.update(file=str(path), sha256=file_digest(path), bytes=path.stat().st_size)
     return Obtained(model, info, kwargs)

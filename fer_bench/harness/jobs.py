@@ -12,7 +12,7 @@ import inspect
 import itertools
 import json
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -83,6 +83,10 @@ class Job:
     #: A saved model file to score instead of fitting one (``evaluate``); None for a job that
     #: fits its model (or finds it in the trained-model store).
     model: str | None = None
+    #: ``(name, severity)`` of a corruption (:mod:`fer_bench.data.corruptions`) applied to the
+    #: test faces, for the robustness analysis: the job scores the model of the same job
+    #: without it. None for the clean test set.
+    corruption: tuple[str, int] | None = None
     #: Why the job cannot run (its data failed to load or split while planning, one line with
     #: the file), and that error's traceback; None for a job that can run.
     problem: str | None = field(default=None, compare=False)
@@ -109,6 +113,8 @@ class Job:
             config["cross_version"] = CROSS_VERSION
         if self.model is not None:
             config["model_sha256"] = weights_digest(self.model)
+        if self.corruption is not None:
+            config["corruption"] = corruption_entry(self.corruption)
         return config
 
     @cached_property
@@ -121,7 +127,31 @@ class Job:
         return ProtocolSpec(self.protocol, self.datasets)
 
     def describe(self) -> str:
-        return f"{self.pipeline} on {self.spec.label} fold {self.fold} seed {self.seed}"
+        text = f"{self.pipeline} on {self.spec.label} fold {self.fold} seed {self.seed}"
+        if self.corruption is not None:
+            text += " under {} severity {}".format(*self.corruption)
+        return text
+
+
+def corruption_entry(corruption: tuple[str, int]) -> dict[str, Any]:
+    """How a job's config and record name its test-set corruption."""
+    name, severity = corruption
+    return {"name": name, "severity": int(severity)}
+
+
+def corruption_names(text: str | Sequence[str] | None) -> list[str]:
+    """``--corrupt``'s names (``all`` for every one) as a list; an unknown name is a
+    :class:`FerBenchError` listing the known ones."""
+    from ..data.corruptions import CORRUPTIONS
+
+    names = _split_list(text) or []
+    if names == ["all"]:
+        return list(CORRUPTIONS)
+    unknown = [n for n in names if n not in CORRUPTIONS]
+    if unknown:
+        raise FerBenchError(f"--corrupt {','.join(unknown)}: unknown corruption; choose all or "
+                            f"any of {', '.join(CORRUPTIONS)}")
+    return names
 
 
 def error_line(exc: BaseException) -> str:
@@ -481,6 +511,7 @@ def expand_jobs(
     dataset_options: dict[str | None, dict[str, Any]] | None = None,
     data_root: str | None = None,
     budget: str | None = None,
+    corruptions: Sequence[str] = (),
 ) -> list[Job]:
     """Every job of ``selection``: protocol -> seed -> fold -> pipeline, in that order.
 
@@ -489,8 +520,12 @@ def expand_jobs(
     ``dataset_options`` maps a dataset name (or ``None`` for all datasets) to loader options.
     Folds come from the protocols themselves, so the data is loaded (from its cache) here. A
     protocol whose data is broken gets one job per pipeline and seed on fold
-    :data:`UNPLANNED_FOLD` carrying the ``problem``: it fails alone, the others run.
+    :data:`UNPLANNED_FOLD` carrying the ``problem``: it fails alone, the others run. Each of
+    ``corruptions`` adds, after every job, one job per severity scoring its model on
+    corrupted test faces.
     """
+    from ..data.corruptions import SEVERITIES
+
     if limit_train is not None and limit_train < 2:
         raise FerBenchError(f"--limit-train {limit_train}: need at least 2 training images")
     params = params or {}
@@ -509,10 +544,13 @@ def expand_jobs(
                     job_params = {**dataset_defaults(spec.datasets, pipeline),
                                   **budget_params(budget, spec.datasets, pipeline),
                                   **params.get(pipeline, {})}
-                    jobs.append(Job(
+                    job = Job(
                         pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
                         seed=int(seed), view=job_view, params=job_params, face=face,
                         limit_train=limit_train, dataset_options=options,
                         problem=problem, problem_traceback=trace,
-                    ))
+                    )
+                    jobs.append(job)
+                    jobs += [replace(job, corruption=(name, severity))
+                             for name in corruptions for severity in SEVERITIES]
     return jobs

@@ -51,8 +51,11 @@ def model_source(job: Job) -> Job:
     A within-dataset job fits its own. ``cross:A->B`` scores the model of ``A``'s published
     split (``fer2013-official``: fit on Training, selected on PublicTest) when ``A`` has one;
     otherwise the model fitted on all of ``A`` with a seeded subject-independent tenth held out
-    for selection, which is the same for every ``B``.
+    for selection, which is the same for every ``B``. A job on corrupted test faces scores the
+    model of the same job on clean ones.
     """
+    if job.corruption is not None:
+        return model_source(replace(job, corruption=None))
     if not is_cross(job.protocol):
         return job
     train = job.datasets[0]

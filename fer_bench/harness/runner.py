@@ -17,9 +17,10 @@ from typing import Any, Sequence
 from tqdm import tqdm
 
 from ..errors import FerBenchError
+from ..results.predictions import save_predictions
 from ..results.store import ResultStore
 from .backends import run_jobs
-from .execute import run_job
+from .execute import PREDICTIONS_KEY, run_job
 from .jobs import Job
 
 
@@ -58,18 +59,25 @@ def model_root(out: str | os.PathLike) -> Path:
     return Path(out).resolve() / "cache" / "models"
 
 
-def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: bool = False
-         ) -> tuple[list[Job], int]:
+def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: bool = False,
+         rescore: bool = False) -> tuple[list[Job], int]:
     """The jobs to run now and how many are skipped because an ``ok`` record exists.
 
-    Without ``resume`` or ``force``, finding finished jobs in the store is an error: the user
-    says whether to keep them (``--resume``) or redo them (``--force``).
+    Without ``resume``, ``force`` or ``rescore``, finding finished jobs in the store is an
+    error: the user says whether to keep them (``--resume``) or redo them (``--force``).
+    ``rescore`` is ``resume`` that also runs again the finished jobs whose records keep no
+    per-image predictions (written before records had them): such a job scores its model from
+    the trained-model store when it is there and fits it again otherwise.
     """
-    if resume and force:
-        raise FerBenchError("--resume and --force contradict each other; pass one of them")
-    done = store.ok_hashes() if store.path.exists() else set()
+    if sum((resume, force, rescore)) > 1:
+        raise FerBenchError("--resume, --force and --rescore contradict each other; pass one")
+    records = store.load() if store.path.exists() else []
+    done = {r["config_hash"] for r in records if r.get("status") == "ok"}
+    if rescore:
+        done = {r["config_hash"] for r in records
+                if r.get("status") == "ok" and r.get("predictions")}
     finished = [j for j in jobs if j.config_hash in done]
-    if finished and not (resume or force):
+    if finished and not (resume or force or rescore):
         raise FerBenchError(
             f"{store.path}: {len(finished)} of these {len(jobs)} jobs already have results; "
             f"pass --resume to skip them or --force to run them again"
@@ -77,6 +85,19 @@ def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: b
     if force:
         return list(jobs), 0
     return [j for j in jobs if j.config_hash not in done], len(finished)
+
+
+def store_record(store: ResultStore, record: dict) -> None:
+    """Append ``record`` to ``store``, its per-image predictions (handed over by
+    :func:`~.execute.score`) saved beside it first. Predictions that cannot be written never
+    lose the record: it is stored without them and says why."""
+    arrays = record.pop(PREDICTIONS_KEY, None)
+    if arrays is not None:
+        try:
+            record["predictions"] = save_predictions(store.dir, record["config_hash"], arrays)
+        except OSError as exc:
+            record["predictions_error"] = f"{type(exc).__name__}: {exc}"
+    store.append(record)
 
 
 def execute_jobs(
@@ -90,6 +111,7 @@ def execute_jobs(
     client: Any = None,
     resume: bool = False,
     force: bool = False,
+    rescore: bool = False,
     command: list[str] | None = None,
     progress: bool = True,
 ) -> RunSummary:
@@ -99,7 +121,7 @@ def execute_jobs(
     summary is returned with ``interrupted`` set (the caller decides the exit code).
     """
     store = ResultStore(out)
-    todo, skipped = plan(jobs, store, resume=resume, force=force)
+    todo, skipped = plan(jobs, store, resume=resume, force=force, rescore=rescore)
     summary = RunSummary(n_planned=len(jobs), n_skipped=skipped)
     if not todo:
         return summary
@@ -115,7 +137,7 @@ def execute_jobs(
         for record in run_jobs(todo, fn, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
                                client=client):
             trace = record.pop("traceback", None)
-            store.append(record)
+            store_record(store, record)
             summary.records.append(record)
             if record.get("status") != "ok":
                 where = (f"{record['pipeline']} on {record.get('protocol_label')} fold "

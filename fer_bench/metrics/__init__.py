@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from .bootstrap import bootstrap_ci
+from .calibration import (
+    apply_temperature, expected_calibration_error, fit_temperature, is_probability,
+    reliability_bins, second_guess,
+)
 from .classification import (
     classification_metrics,
     confusion_matrix,
@@ -10,9 +14,15 @@ from .classification import (
     top_k_accuracy,
 )
 from .degeneracy import DOMINANT_SHARE, MIN_SUPPORT_FOR_RECALL, degeneracy
+from .significance import (
+    average_ranks, cd_cliques, corrected_resampled_ttest, friedman, holm, mcnemar_exact,
+    nemenyi_cd,
+)
 
 __all__ = [
-    "DOMINANT_SHARE", "MIN_SUPPORT_FOR_RECALL", "bootstrap_ci", "classification_metrics",
-    "confusion_matrix", "degeneracy", "metrics_from_confusion", "per_class_metrics",
-    "top_k_accuracy",
+    "DOMINANT_SHARE", "MIN_SUPPORT_FOR_RECALL", "apply_temperature", "average_ranks",
+    "bootstrap_ci", "cd_cliques", "classification_metrics", "confusion_matrix",
+    "corrected_resampled_ttest", "degeneracy", "expected_calibration_error", "fit_temperature",
+    "friedman", "holm", "is_probability", "mcnemar_exact", "metrics_from_confusion",
+    "nemenyi_cd", "per_class_metrics", "reliability_bins", "second_guess", "top_k_accuracy",
 ]

@@ -21,7 +21,10 @@ _SEED_PARAMS = ("random_state", "seed")
 
 
 def ok_records(records: Iterable[dict]) -> list[dict]:
-    return [r for r in records if r.get("status") == "ok" and r.get("metrics")]
+    """The scored records of clean test sets: what the tables show. Records of corrupted test
+    faces (``run --corrupt``) belong to the robustness analysis alone."""
+    return [r for r in records if r.get("status") == "ok" and r.get("metrics")
+            and not r.get("corruption")]
 
 
 def failed_records(records: Sequence[dict]) -> list[dict]:
@@ -239,7 +242,7 @@ def current(records: Sequence[dict]) -> list[dict]:
         given = None if model.get("key") else model.get("sha256")  # `evaluate`'s own file
         last[_canon([r.get("pipeline"), r.get("protocol_label") or r.get("protocol"),
                      r.get("fold"), r.get("seed"), _row_config(r), _column_config(r),
-                     given])] = i
+                     given, r.get("corruption")])] = i
     keep = set(last.values())
     return [r for i, r in enumerate(records) if i in keep]
 
