@@ -14,8 +14,8 @@ from .tables import (
 
 
 def write_reports(results_dir: str | os.PathLike, plots: bool = True) -> list[Path]:
-    """Render methods.md, cross_dataset.md, report_*.md, README.md and (with ``plots``) the
-    PNG figures into ``results_dir``; return the paths written.
+    """Render methods.md, cross_dataset.md, report_*.md, README.md, analysis.md and (with
+    ``plots``) the PNG figures into ``results_dir``; return the paths written.
 
     Raises :class:`~fer_bench.errors.FerBenchError` when there is no ``records.jsonl``.
     """
@@ -60,4 +60,7 @@ def write_reports(results_dir: str | os.PathLike, plots: bool = True) -> list[Pa
         write_text(out / name, text)
         written.append(out / name)
     written += [out / name for name in reports]
+    from .analysis import write_analysis
+
+    written += write_analysis(records, out, plots=plots)
     return written

@@ -623,7 +623,9 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
             lines += [f"Git commit(s): {', '.join(f'`{c[:12]}`' for c in commits)}.", ""]
 
     lines += ["## Files", "", "- [methods.md](methods.md): every pipeline on every protocol",
-              "- [cross_dataset.md](cross_dataset.md): train on one dataset, test on another"]
+              "- [cross_dataset.md](cross_dataset.md): train on one dataset, test on another",
+              "- [analysis.md](analysis.md): significance of the differences, robustness under "
+              "corruption, calibration, cost of accuracy"]
     for name in files.get("reports", []):
         lines.append(f"- [{name}]({name})")
     plots = files.get("plots", [])
