@@ -13,6 +13,7 @@ import pytest
 from fer_bench.cli.main import main
 from fer_bench.reports import write_reports
 from fer_bench.reports.aggregate import group, slug
+from fer_bench.reports.tables import seconds
 from fer_bench.results.store import load_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "records.jsonl"
@@ -237,9 +238,10 @@ def test_degenerate_cells_are_marked_in_every_table(results, tmp_path):
         assert table_rows(methods, row) and all("⚠" in line for line in table_rows(methods, row))
     assert not any("⚠" in line for line in table_rows(methods, "pca-logreg  "))
     assert methods.count(note) == 2  # the summary matrix and the synthetic-holdout table
-    [little] = table_rows(readme, "little-vgg")
+    headline = readme.split("What each deep figure above cost")[0]
+    [little] = table_rows(headline, "little-vgg")
     assert "⚠" in little and note in readme
-    assert not any("⚠" in line for line in table_rows(readme, "pca-logreg"))  # best variant
+    assert not any("⚠" in line for line in table_rows(headline, "pca-logreg"))  # best variant
     report = next(results.glob("report_little-vgg_*.md")).read_text()
     assert "## Degenerate runs" in report
     assert "- predicts angry for 92.5 % of the 40 test images" in report
@@ -319,3 +321,15 @@ def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
     assert re.search(r"^\| ckplus +\| — +\| \[\d+\.\d\]\(report_[^)]+\) ⚠ +\|$", text, re.M)
     assert re.search(r"- ckplus → fer2013: .*; ⚠ predicts angry for 100\.0 % of the 280 test "
                      r"images", text)
+
+
+def test_headline_says_what_each_deep_figure_cost_and_the_published_figure(results):
+    write_reports(results, plots=False)
+    readme = (results / "README.md").read_text()
+    head, cost = readme.split("What each deep figure above cost")
+    [little] = table_rows(head, "little-vgg")
+    assert "65.5 [" in little and "the thesis, 25 epochs at batch 32" in head
+    rows = table_rows(cost, "little-vgg")
+    record = runs("little-vgg", "synthetic-holdout")[0]
+    assert rows and f"| {record['params']['epochs']} " in rows[0]
+    assert f"{seconds(record['timing']['fit_s'])} s" in rows[0]
