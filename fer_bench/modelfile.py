@@ -66,6 +66,8 @@ TRUSTED_TYPES: dict[str, frozenset[str]] = {
         # cnn-svm's CNN stage: a model file's path and digest only (the CNN is read from that
         # file, itself loaded through this module, and must still have that digest)
         "fer_bench.pipelines.hybrid.CNNFeatures",
+        # the ensemble: its classical member (these types) and its CNN file's path and digest
+        "fer_bench.pipelines.ensemble.LateFusion",
         "fer_bench.pipelines.features.hog.HogFeatures",
         "fer_bench.pipelines.features.labelspace.LabelSpace",
         "fer_bench.pipelines.features.lbp.LbpFeatures",

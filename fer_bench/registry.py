@@ -173,6 +173,12 @@ PIPELINES.add(
     published=(71.2, "Tang 2013, its own CNN + L2-SVM"),
 )
 PIPELINES.add(
+    "ensemble", "fer_bench.pipelines.ensemble:make_ensemble",
+    "late fusion of a trained CNN's and fusion-svm's calibrated probabilities, the CNN's "
+    "weight chosen on the validation split (by default the bundled FER2013 mini-Xception's)",
+    family="hybrid", reads_model=True,
+)
+PIPELINES.add(
     "little-vgg", "fer_bench.pipelines.deep.estimator:make_little_vgg",
     "the thesis's little-VGG CNN (JAX/Flax)", family="deep",
     published=(65.5, "the thesis, 25 epochs at batch 32"),

@@ -191,12 +191,18 @@ def fit_model(job: Job, d: JobData, key: str, data_sha256: str,
     from ..face.framing import stage_params
     from ..face.stage import SCORING_PARAMS
     from ..models import FerModel
+    from ..pipelines.base import check_label_space
     from ..results.environment import environment
     from .execute import validation_metrics
     from .models import source_label
 
     estimator, kwargs = build_estimator(job, checkpoint_root)
     split = d.split
+    # A pipeline whose outputs are a model file's classes (the ensemble's CNN) must answer
+    # the job's; checked before a long fit, not after.
+    fixed = getattr(estimator, "output_classes", None)
+    if callable(fixed):
+        check_label_space(fixed(), d.train_classes, f"{job.pipeline}'s model file")
     reset_peak_rss()
     t0 = time.perf_counter()
     fit_estimator(estimator, d.X_train, d.y_train, d.X_val, d.y_val, split.val_from_train)

@@ -32,15 +32,18 @@ def model_path(model: str | None) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load_cnn(path: str, digest: str):
+def load_cnn(path: str, digest: str):
+    """The :class:`~fer_bench.models.FerModel` of the CNN file ``path`` (whose SHA-256 is
+    ``digest``: the cache key), loaded once per process. Raises
+    :class:`~fer_bench.errors.ModelFileError` when the file holds no CNN."""
     from ..errors import ModelFileError
     from ..models import load_model
 
     model = load_model(path)
     if model.family != "deep" or not hasattr(model.estimator, "embed"):
-        raise ModelFileError(path, "holds no CNN", "give cnn-svm a deep model file (a CNN "
+        raise ModelFileError(path, "holds no CNN", "give the hybrid a deep model file (a CNN "
                              "trained by `train` or `run`)")
-    return model.estimator
+    return model
 
 
 class CNNFeatures(CachedExtractor):
@@ -78,7 +81,7 @@ class CNNFeatures(CachedExtractor):
         if expected is not None and digest != expected:
             raise ModelFileError(path, "is not the CNN this cnn-svm was fitted with (its "
                                  "SHA-256 differs)", "fit the cnn-svm again on this CNN")
-        return _load_cnn(str(path), digest)
+        return load_cnn(str(path), digest).estimator
 
     def _extract(self, X: np.ndarray) -> np.ndarray:
         return self._cnn().embed(X)
