@@ -57,7 +57,9 @@ def test_corrupt_scores_the_clean_jobs_model_on_each_severity(tmp_path):
     assert all(r["model"]["reused"] and r["model"]["key"] == clean[0]["model"]["key"]
                for r in bad)
     assert len({r["config_hash"] for r in records}) == 11
-    worst = next(r for r in bad if r["corruption"] == {"name": "occlude_eyes", "severity": 5})
+    worst = next(r for r in bad if (r["corruption"]["name"], r["corruption"]["severity"])
+                 == ("occlude_eyes", 5))
+    assert worst["corruption"]["version"] >= 1  # changed levels make new jobs
     assert worst["metrics"]["accuracy"] < clean[0]["metrics"]["accuracy"]
     assert "val_metrics" not in worst  # the validation part is the clean job's business
 

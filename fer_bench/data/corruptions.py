@@ -45,8 +45,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-__all__ = ["CORRUPTIONS", "SEVERITIES", "Corruption", "corrupt", "parameter"]
+__all__ = ["CORRUPTIONS", "SEVERITIES", "VERSION", "Corruption", "corrupt", "parameter"]
 
+#: Version of the corruption levels below: bump it when a level or an algorithm changes, so
+#: records of the old corruptions are not taken for the new ones.
+VERSION = 1
 SEVERITIES = (1, 2, 3, 4, 5)
 
 # (faces (N, H, W) uint8, parameter, rng) -> (N, H, W) array of any numeric dtype (clipped later)

@@ -193,15 +193,15 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
 
 
 def latency_ms(estimator: Any, X: np.ndarray, repeats: int = LATENCY_REPEATS) -> float | None:
-    """Median wall milliseconds of ``estimator.predict`` on one face (the first of ``X``),
-    after one untimed call (compilation, caches): the latency a single-image predictor sees.
-    None without test faces."""
+    """Median wall milliseconds of ``estimator.predict`` on one face at a time (the first
+    faces of ``X``, each a new one), after one untimed call (compilation): the latency a
+    single-image predictor sees. None without test faces."""
     if not len(X):
         return None
-    one = X[:1]
-    estimator.predict(one)
+    estimator.predict(X[:1])
     times = []
-    for _ in range(repeats):
+    for i in range(repeats):
+        one = X[(i + 1) % len(X)][None]
         t0 = time.perf_counter()
         estimator.predict(one)
         times.append(time.perf_counter() - t0)
@@ -218,10 +218,13 @@ def predictions(estimator: Any, model_classes: Sequence[str], X: np.ndarray,
     classes) the prediction is the argmax over the scored classes' columns only, as the thesis
     and cross-dataset FER practice score a model on the classes both datasets share.
     """
+    from ..pipelines.base import shared_scores
+
     model_classes, classes = list(model_classes), list(classes)
     if model_classes == classes:
-        y_pred = np.asarray(estimator.predict(X))
-        return y_pred, class_scores(estimator, X, len(classes))
+        with shared_scores():  # labels and scores from one pass where the estimator can
+            y_pred = np.asarray(estimator.predict(X))
+            return y_pred, class_scores(estimator, X, len(classes))
     missing = [c for c in classes if c not in model_classes]
     if missing:
         raise FerBenchError(f"the model cannot score class(es) {', '.join(missing)}: it was "

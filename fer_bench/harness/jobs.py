@@ -134,9 +134,12 @@ class Job:
 
 
 def corruption_entry(corruption: tuple[str, int]) -> dict[str, Any]:
-    """How a job's config and record name its test-set corruption."""
+    """How a job's config and record name its test-set corruption (with the version of the
+    corruption levels: changing a level is a new job, not one ``--resume`` skips)."""
+    from ..data.corruptions import VERSION
+
     name, severity = corruption
-    return {"name": name, "severity": int(severity)}
+    return {"name": name, "severity": int(severity), "version": VERSION}
 
 
 def corruption_names(text: str | Sequence[str] | None) -> list[str]:

@@ -15,6 +15,9 @@ A pipeline is a scikit-learn estimator built by a registered factory ``make_x(**
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -34,6 +37,28 @@ class Flatten(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         X = np.asarray(X)
         return X.reshape(len(X), -1).astype(np.float32) / 255.0
+
+
+_SHARED_SCORES: ContextVar[dict | None] = ContextVar("shared_scores", default=None)
+
+
+@contextmanager
+def shared_scores() -> Iterator[None]:
+    """Within the block, an estimator whose ``predict`` and ``predict_proba`` share one
+    expensive computation (a kernel SVM's decision values) may do it once per input: the
+    harness scores a test set with both. Outside it (benchmarks, latency timing) every call
+    computes afresh."""
+    token = _SHARED_SCORES.set({})
+    try:
+        yield
+    finally:
+        _SHARED_SCORES.reset(token)
+
+
+def shared_scores_memo() -> dict | None:
+    """The memo of the enclosing :func:`shared_scores` block (input digest -> result), or
+    None outside one."""
+    return _SHARED_SCORES.get()
 
 
 def accepts_validation(estimator) -> bool:

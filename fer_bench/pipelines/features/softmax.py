@@ -8,7 +8,6 @@ argmax is exactly ``predict``.
 from __future__ import annotations
 
 import hashlib
-import weakref
 
 import numpy as np
 from scipy.special import softmax
@@ -16,10 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-
-#: Each fitted SVM's last input digest and its scores (see ``decision_function``).
-_LAST: "weakref.WeakKeyDictionary[SoftmaxSVC, tuple[bytes, np.ndarray]]" = (
-    weakref.WeakKeyDictionary())
+from ..base import shared_scores_memo
 
 
 class SoftmaxSVC(ClassifierMixin, BaseEstimator):
@@ -77,18 +73,20 @@ class SoftmaxSVC(ClassifierMixin, BaseEstimator):
         """One-vs-rest scores of shape ``(N, K)`` (also for two classes)."""
         check_is_fitted(self)
         X = np.asarray(X)
-        # Scoring asks for predict and predict_proba of the same images: the kernel (nearly
-        # all of the cost) runs once for both. Kept outside the estimator, so never saved.
-        h = hashlib.blake2b(repr((X.shape, X.dtype.str)).encode(), digest_size=16)
-        h.update(np.ascontiguousarray(X).data)
-        key = h.digest()
-        last = _LAST.get(self)
-        if last is not None and last[0] == key:
-            return last[1].copy()
+        memo = shared_scores_memo()
+        key = None
+        if memo is not None:  # scoring asks predict and predict_proba of the same images
+            h = hashlib.blake2b(repr((id(self.svc_), X.shape, X.dtype.str)).encode(),
+                                digest_size=16)
+            h.update(np.ascontiguousarray(X).data)
+            key = h.digest()
+            if key in memo:
+                return memo[key].copy()
         scores = self.svc_.decision_function(X)
         if scores.ndim == 1:  # binary: libsvm gives one signed score for classes_[1]
             scores = np.stack([-scores, scores], axis=1)
-        _LAST[self] = (key, scores)
+        if memo is not None:
+            memo[key] = scores
         return scores.copy()
 
     def predict(self, X) -> np.ndarray:
