@@ -170,7 +170,6 @@ PIPELINES.add(
     "cnn-svm", "fer_bench.pipelines.hybrid:make_cnn_svm",
     "a trained CNN's penultimate features -> RBF SVM (by default the bundled FER2013 "
     "mini-Xception's)", family="hybrid", reads_model=True,
-    published=(71.2, "Tang 2013, its own CNN + L2-SVM"),
 )
 PIPELINES.add(
     "ensemble", "fer_bench.pipelines.ensemble:make_ensemble",

@@ -155,3 +155,36 @@ def test_reports_without_predictions_still_render(tmp_path):
     text = (tmp_path / ANALYSIS).read_text()
     assert "## Paired comparisons" in text and "run --rescore" in text
     assert "[analysis.md](analysis.md)" in (tmp_path / "README.md").read_text()
+
+
+def test_several_seeds_still_pair_one_run_each(tmp_path):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    for k, acc in (("a", 0.8), ("b", 0.6)):
+        for seed in (0, 1):
+            right = rng.random(300) < acc
+            pred = np.where(right, y, (y + 1) % 3)
+            r = _record(tmp_path, f"pipe-{k}", "classical", "split", "official", y, pred,
+                        _proba(pred, 0.8))
+            # a second seed of the same job: another hash, same fold
+            if seed:
+                r = dict(r, seed=1, config_hash=r["config_hash"][::-1])
+                ResultStore(tmp_path).append(r)
+    write_analysis(load_records(tmp_path), tmp_path, plots=False)
+    text = (tmp_path / ANALYSIS).read_text()
+    assert "McNemar p" in text and "lowest-seed run" in text
+
+
+@pytest.mark.parametrize("damage", ["flat_scores", "outside"])
+def test_predictions_that_do_not_fit_their_record_are_refused(tmp_path, damage):
+    from fer_bench.errors import FerBenchError
+
+    y = np.array([0, 1, 2, 1])
+    record = {"config_hash": "h", "n_test": 4, "pipeline": "p", "protocol": "x"}
+    scores = np.ones(4) if damage == "flat_scores" else np.ones((4, 3)) / 3
+    record["predictions"] = save_predictions(tmp_path, "h", {
+        "y_true": y, "y_pred": y, "scores": scores, "ids": list("abcd")})
+    if damage == "outside":
+        record["predictions"] = dict(record["predictions"], file="../elsewhere.npz")
+    with pytest.raises(FerBenchError, match="damaged predictions|outside predictions"):
+        load_predictions(tmp_path, record)

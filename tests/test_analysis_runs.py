@@ -79,3 +79,27 @@ def test_tables_leave_corrupted_records_to_the_analysis(tmp_path):
     assert "blur" not in methods
     analysis = (tmp_path / "analysis.md").read_text()
     assert "| pca-logreg" in analysis.split("## Robustness under corruption")[1]
+
+
+def test_rescore_also_reruns_a_record_whose_predictions_file_is_gone(tmp_path):
+    assert run(tmp_path) == 0
+    (record,) = load_records(tmp_path)
+    (tmp_path / record["predictions"]["file"]).unlink()
+    assert run(tmp_path, "--rescore") == 0
+    assert len(load_records(tmp_path, latest=False)) == 2
+    assert load_predictions(tmp_path, load_records(tmp_path)[-1]).y_true.size
+
+
+def test_svm_scores_are_shared_only_inside_scoring_and_never_across_fits():
+    from fer_bench.pipelines.base import shared_scores
+    from fer_bench.pipelines.features.softmax import SoftmaxSVC
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+    svm = SoftmaxSVC().fit(X, y)
+    with shared_scores():
+        first = svm.decision_function(X)
+        svm.fit(X, y[::-1])  # refitted inside the block: its old scores must not come back
+        assert not np.allclose(svm.decision_function(X), first)
+    svm.fit(X, y)
+    assert np.allclose(svm.decision_function(X), first)

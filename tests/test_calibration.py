@@ -11,7 +11,6 @@ from fer_bench.metrics.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
-    is_probability,
     reliability_bins,
     second_guess,
 )
@@ -117,16 +116,3 @@ def test_second_guess_hand_example():
     # count in the sample's favour, as in top_k_accuracy).
     tie = second_guess(np.array([[0.4, 0.4, 0.2, 0.0]]), np.array([1]))
     assert (tie["n_wrong"], tie["second_guess"]) == (1, 1)
-
-
-def test_is_probability():
-    rng = np.random.default_rng(3)
-    logits = rng.normal(size=(20, 7))
-    assert is_probability(softmax(logits, axis=1))
-    assert not is_probability(logits)  # decision values
-    assert not is_probability(softmax(logits, axis=1) * 0.9)  # rows do not sum to 1
-    with_inf = softmax(logits, axis=1)
-    with_inf[0, 0] = -np.inf
-    assert not is_probability(with_inf)
-    assert not is_probability(np.array([[0.6, 0.6, -0.2], [0.3, 0.7, 0.0]]))  # sums to 1, has a < 0
-    assert not is_probability(np.ones(7) / 7)  # not (N, C)

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from tqdm import tqdm
 
 from ..errors import FerBenchError
-from ..results.predictions import save_predictions
+from ..results.predictions import predictions_path, save_predictions
 from ..results.store import ResultStore
 from .backends import run_jobs
 from .execute import PREDICTIONS_KEY, run_job
@@ -65,17 +65,17 @@ def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: b
 
     Without ``resume``, ``force`` or ``rescore``, finding finished jobs in the store is an
     error: the user says whether to keep them (``--resume``) or redo them (``--force``).
-    ``rescore`` is ``resume`` that also runs again the finished jobs whose records keep no
-    per-image predictions (written before records had them): such a job scores its model from
-    the trained-model store when it is there and fits it again otherwise.
+    ``rescore`` is ``resume`` that also runs again the finished jobs whose per-image
+    predictions are not in the store (records written before they were kept, or a file since
+    deleted): such a job scores its model from the trained-model store when it is there and
+    fits it again otherwise.
     """
     if sum((resume, force, rescore)) > 1:
         raise FerBenchError("--resume, --force and --rescore contradict each other; pass one")
-    records = store.load() if store.path.exists() else []
-    done = {r["config_hash"] for r in records if r.get("status") == "ok"}
-    if rescore:
-        done = {r["config_hash"] for r in records
-                if r.get("status") == "ok" and r.get("predictions")}
+    done = store.ok_hashes() if store.path.exists() else set()
+    if rescore and done:
+        done = {r["config_hash"] for r in store.load() if r["config_hash"] in done
+                and (path := predictions_path(store.dir, r)) is not None and path.is_file()}
     finished = [j for j in jobs if j.config_hash in done]
     if finished and not (resume or force or rescore):
         raise FerBenchError(

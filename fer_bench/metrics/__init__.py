@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from .bootstrap import bootstrap_ci
 from .calibration import (
-    apply_temperature, expected_calibration_error, fit_temperature, is_probability,
-    reliability_bins, second_guess,
+    apply_temperature, expected_calibration_error, fit_temperature, reliability_bins,
+    second_guess,
 )
 from .classification import (
     classification_metrics,
@@ -23,6 +23,6 @@ __all__ = [
     "DOMINANT_SHARE", "MIN_SUPPORT_FOR_RECALL", "apply_temperature", "average_ranks",
     "bootstrap_ci", "cd_cliques", "classification_metrics", "confusion_matrix",
     "corrected_resampled_ttest", "degeneracy", "expected_calibration_error", "fit_temperature",
-    "friedman", "holm", "is_probability", "mcnemar_exact", "metrics_from_confusion",
+    "friedman", "holm", "mcnemar_exact", "metrics_from_confusion",
     "nemenyi_cd", "per_class_metrics", "reliability_bins", "second_guess", "top_k_accuracy",
 ]

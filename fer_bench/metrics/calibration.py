@@ -5,8 +5,7 @@ Calibration of Modern Neural Networks": the confidence of a prediction is its to
 binned into equal-width bins on (0, 1]. :func:`fit_temperature` / :func:`apply_temperature` are
 their temperature scaling, applied to probabilities through ``log p`` (equal to the logits up
 to a per-row constant, which the softmax ignores). :func:`second_guess` measures how often the
-truth is the runner-up when the model is wrong; :func:`is_probability` tells probabilities
-from decision values before any of this is applied.
+truth is the runner-up when the model is wrong (on any scores, decision values too).
 """
 from __future__ import annotations
 
@@ -183,25 +182,3 @@ def second_guess(scores: np.ndarray, y_true: np.ndarray) -> dict:
     return {"n_wrong": n_wrong, "second_guess": n_second,
             "rate": n_second / n_wrong if n_wrong else float("nan"),
             "chance_rate": 1.0 / (n_classes - 1) if n_classes >= 2 else float("nan")}
-
-
-def is_probability(scores: np.ndarray, atol: float = 1e-4) -> bool:
-    """Whether ``scores`` look like class probabilities rather than decision values.
-
-    Parameters
-    ----------
-    scores : ndarray of shape (N, C)
-    atol : float
-        Tolerance on each row's sum.
-
-    Returns
-    -------
-    bool: True when every entry is finite and in [0, 1] and every row sums to 1 within
-    ``atol``; False otherwise, and for an empty or non 2-D array (no evidence either way).
-    """
-    s = np.asarray(scores, dtype=float)
-    if s.ndim != 2 or s.size == 0:
-        return False
-    if not np.isfinite(s).all() or s.min() < 0 or s.max() > 1:
-        return False
-    return bool(np.all(np.abs(s.sum(axis=1) - 1.0) <= atol))

@@ -8,6 +8,11 @@ validation part (FER2013: PublicTest) calibrates each member's probabilities wit
 ``w * p_cnn + (1 - w) * p_classical`` on a grid by validation accuracy (ties to the weight
 closest to 1/2). Nothing is chosen on the test part.
 
+The classical member is fitted as the harness fits that pipeline alone on a fixed split
+(FER2013: on Training, its defaults tuned on PublicTest); on a split carved out of the
+training data it does not go back into training after selection, as the standalone pipeline
+does. Its selection, the temperatures and the weight all use the same validation part.
+
 The CNN's classes must be the job's (a FER2013 CNN fuses on FER2013's seven classes only); the
 harness checks :meth:`LateFusion.output_classes` against them before fitting and refuses a
 mismatch with one line.

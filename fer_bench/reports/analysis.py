@@ -30,7 +30,7 @@ from ..metrics import (
     second_guess,
 )
 from ..results.predictions import Predictions, load_predictions
-from .aggregate import Cell, _canon, _row_config, current, group, is_cross
+from .aggregate import Cell, current, group, is_cross
 from .tables import _pipelines, _table, best_cell, pct
 
 #: Significance level of every "significant" in the analysis (after Holm's adjustment).
@@ -100,7 +100,7 @@ def entries(cells: Sequence[Cell], column: str, out: Path) -> list[Entry]:
         if cell is None:
             continue
         entry = Entry(cell)
-        for r in cell.records:
+        for r in first_seed(cell):
             try:
                 entry.preds.append(load_predictions(out, r))
             except FerBenchError as exc:
@@ -150,8 +150,23 @@ def compare_single(ents: Sequence[Entry]) -> list[dict]:
     return pairs
 
 
+def first_seed(cell: Cell) -> list[dict]:
+    """The cell's runs of its lowest seed: a paired comparison pairs one run per fold (the
+    other seeds' runs are repeats of the same images)."""
+    seed = min(r["seed"] for r in cell.records)
+    return [r for r in cell.records if r["seed"] == seed]
+
+
+def n_folds(cell: Cell) -> int:
+    return len({str(r["fold"]) for r in cell.records})
+
+
 def fold_accuracies(cell: Cell) -> dict[str, float]:
-    return {str(r["fold"]): float(r["metrics"]["accuracy"]) for r in cell.records}
+    """Per fold, the accuracy averaged over the cell's seeds."""
+    runs: dict[str, list[float]] = {}
+    for r in cell.records:
+        runs.setdefault(str(r["fold"]), []).append(float(r["metrics"]["accuracy"]))
+    return {fold: float(np.mean(v)) for fold, v in runs.items()}
 
 
 def compare_folds(ents: Sequence[Entry]) -> list[dict]:
@@ -188,8 +203,10 @@ def _single_section(column: str, ents: list[Entry]) -> tuple[list[str], list[dic
              f"{p['a_only']} / {p['b_only']}", _p(p["p"]), _p(p["p_holm"]),
              "yes" if p["p_holm"] < ALPHA else "no"]
             for p in pairs if p["a"] is best]
+    seeds = {e.cell.records[0]["seed"] for e in ents if e.cell.n > 1}
     lines += [f"Best: **{best.name}** ({pct(best.accuracy)} % on {pairs[0]['n']} images). "
-              "Each other pipeline against it:", "",
+              "Each other pipeline against it" + (" (each pipeline's lowest-seed run)"
+                                                   if seeds else "") + ":", "",
               _table(rows, ["pipeline", "family", "accuracy %", "best − it, pp [95 % CI]",
                             "only best right / only it right", "McNemar p", "Holm p",
                             f"significant at {ALPHA}"]), ""]
@@ -203,7 +220,8 @@ def _single_section(column: str, ents: list[Entry]) -> tuple[list[str], list[dic
             row.append("" if p is None else _pp(p["diff"]) + ("*" if p["p_holm"] < ALPHA else ""))
         matrix.append(row)
     lines += ["Every pair (row − column, pp; `*`: significant after Holm over all "
-              f"{len(pairs)} pairs of this test set):", "", _table(matrix, ["", *names]), ""]
+              f"{len(pairs)} pairs of this test set, the adjustment the table above uses too):",
+              "", _table(matrix, ["", *names]), ""]
     return lines, pairs
 
 
@@ -216,7 +234,8 @@ def _fold_section(column: str, ents: list[Entry]) -> tuple[list[str], list[dict]
     table = [[r["b"].name, r["b"].family, pct(r["b"].accuracy), _pp(r["mean"]),
               f"{r['t']:.2f}" if np.isfinite(r["t"]) else "—", _p(r["p"]), _p(r["p_holm"]),
               "yes" if r["p_holm"] < ALPHA else "no"] for r in rows]
-    lines += [f"Best: **{best.name}** ({pct(best.accuracy)} % mean over {best.cell.n} folds). "
+    lines += [f"Best: **{best.name}** ({pct(best.accuracy)} % mean over {n_folds(best.cell)} "
+              "folds). "
               "Corrected resampled t-test (Nadeau & Bengio 2003) of the per-fold accuracy "
               "differences; the folds share training images, so the plain paired t-test "
               "would overstate significance:", "",
@@ -271,8 +290,10 @@ def _ranking_section(rank: dict | None, has_png: bool) -> list[str]:
               f"Friedman χ² = {rank['chi2']:.2f} (p = {_p(rank['p_chi2'])}), Iman-Davenport "
               f"F = {rank['F']:.2f} (p = {_p(rank['p_F'])}). Nemenyi critical difference at "
               f"{ALPHA}: {rank['cd']:.2f} ranks: pipelines whose average ranks differ by less "
-              "are not told apart. With this few test sets the test has little power; it "
-              "grows with each dataset added.", "",
+              "are not told apart. Demšar's test assumes independent datasets; these test "
+              "sets are not quite (a cross-dataset column scores the models of its training "
+              "dataset's own protocol), and with this few of them the test has little power: "
+              "read the ranks as a summary, the paired tests above as the evidence.", "",
               _table([[rank["pipelines"][i], f"{rank['ranks'][i]:.2f}"] for i in order],
                      ["pipeline", "average rank"]), ""]
     if has_png:
@@ -291,14 +312,16 @@ def write_analysis(records: Sequence[dict], out: str | os.PathLike, plots: bool 
     lines = ["# Analysis: significance, robustness, calibration, cost", "",
              "Written by `python -m fer_bench report` from `records.jsonl` and the per-image "
              "predictions stored beside it (`predictions/`); no model is refitted. Each "
-             "pipeline appears with the variant the headline table shows. Differences are "
-             "best − other in percentage points; `significant` means p < "
-             f"{ALPHA} after Holm's adjustment for the comparisons of one table.", "",
+             "pipeline appears with the variant the headline table shows, its highest test "
+             "accuracy among its variants: a choice made on the test set, so the best "
+             "pipeline's lead is slightly optimistic (most pipelines have one variant). "
+             "Differences are best − other in percentage points; `significant` means p < "
+             f"{ALPHA} after Holm's adjustment over the comparisons of one test set.", "",
              "## Paired comparisons", ""]
     family_rows, calibration_sets = [], []
     for column in columns(cells):
         ents = entries(cells, column, out)
-        kfold = any(e.cell.n > 1 for e in ents)
+        kfold = any(n_folds(e.cell) > 1 for e in ents)
         section, pairs = (_fold_section if kfold else _single_section)(column, ents)
         lines += section
         missing = [e.name for e in ents if not e.complete]
@@ -379,8 +402,9 @@ def calibration_section(sets: Sequence[tuple[str, list[Entry]]], out: Path, plot
     lines = ["## Calibration and the second guess", "",
              f"Expected calibration error ({N_BINS} equal-width confidence bins, Guo et al. "
              "2017) of the stored test probabilities, and after a temperature fitted on the "
-             "validation split (PublicTest for FER2013; none for k-fold protocols, whose "
-             "folds have no validation part). *Wrong → 2nd guess*: of the wrongly classified "
+             "validation split (PublicTest for FER2013; not for k-fold protocols, whose "
+             "folds are pooled here and whose final models trained on their validation "
+             "images). *Wrong → 2nd guess*: of the wrongly classified "
              "test images, the share whose true class got the second-highest score (the "
              "thesis's observation), against the 1/(C−1) a random second guess would reach. "
              "Pipelines with decision values instead of probabilities have no ECE. The "
@@ -416,8 +440,3 @@ def calibration_section(sets: Sequence[tuple[str, list[Entry]]], out: Path, plot
             written.append(out / name)
             lines += [f"![reliability diagrams]({name})", ""]
     return lines, written
-
-
-def row_key(record: dict) -> str:
-    """A record's pipeline variant, as the tables group rows."""
-    return _canon([record.get("pipeline"), _row_config(record)])

@@ -89,13 +89,15 @@ def section(cells: Sequence[Cell], out: Path, plots: bool) -> tuple[list[str], l
                          ("—" if p["latency_ms"] is None else f"{p['latency_ms']:.2f}")
                          + mark["latency_ms"],
                          ("—" if p["model_mb"] is None else f"{p['model_mb']:.2f}")
-                         + mark["model_mb"]])
+                         + (" ‡" if p["borrowed"] else "") + mark["model_mb"]])
         lines += [f"### {protocol}", "",
                   _table(rows, ["pipeline", "family", "accuracy %", "training s",
                                 "latency ms (batch 1)", "model MB"]), ""]
         if any(p["borrowed"] for p in pts):
             lines += ["‡ not counting the training of the model it starts from (a hybrid's "
-                      "CNN, a fine-tuned network's starting weights).", ""]
+                      "CNN, a fine-tuned network's starting weights); a hybrid's model file "
+                      "names its CNN file rather than holding it, so its size leaves the CNN "
+                      "out too.", ""]
         missing = [p["cell"].row_label for p in pts
                    if p["latency_ms"] is None or p["model_mb"] is None]
         if missing:

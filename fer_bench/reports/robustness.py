@@ -32,14 +32,19 @@ def curves(cells: Sequence[Cell], corrupted: Sequence[dict]) -> list[dict]:
         cell = clean.get(_identity(r))
         if cell is None:  # no clean record of that model here: nothing to compare against
             continue
-        entry = found.setdefault(_identity(r), {"cell": cell, "acc": {}})
+        entry = found.setdefault(_identity(r), {"cell": cell, "acc": {}, "models": set()})
+        entry["models"].add((r.get("model") or {}).get("key"))
         c = r["corruption"]
         entry["acc"].setdefault((c["name"], int(c["severity"])), []).append(
             float(r["metrics"]["accuracy"]))
     out = []
     for entry in found.values():
         entry["acc"] = {k: float(np.mean(v)) for k, v in entry["acc"].items()}
-        entry["clean"] = entry["cell"].mean("accuracy") or 0.0
+        # The clean runs of the very models that were corrupted (same folds and seeds).
+        clean_runs = [float(r["metrics"]["accuracy"]) for r in entry["cell"].records
+                      if (r.get("model") or {}).get("key") in entry["models"]]
+        entry["clean"] = (float(np.mean(clean_runs)) if clean_runs
+                          else entry["cell"].mean("accuracy") or 0.0)
         complete = [(n, s) for n in CORRUPTIONS for s in SEVERITIES if (n, s) in entry["acc"]]
         entry["mca"] = float(np.mean([entry["acc"][k] for k in complete])) if complete else None
         entry["complete"] = len(complete) == len(CORRUPTIONS) * len(SEVERITIES)

@@ -607,7 +607,7 @@ def training_cost_table(cells: Sequence[Cell], everything: Sequence[Cell] = ()) 
         if source is not c and source is not None:
             wall += f" (its {source.protocol} fit)"
         start = (r.get("init_from") or {}).get("path") or (
-            "a trained CNN's features" if c.family == "hybrid" else "random")
+            "a trained CNN, read as it is" if c.family == "hybrid" else "random")
         rows.append([c.pipeline, c.protocol, "—" if epochs is None else str(epochs),
                      budget_of(r), wall, f"`{start}`" if "/" in str(start) else start])
     if not rows:

@@ -11,17 +11,16 @@ A file holds plain arrays only and is read with ``allow_pickle=False``:
 ===============  ================  =====================================================
 ``y_true``       (N,) int16        test labels, indices into the record's ``classes``
 ``y_pred``       (N,) int16        the scored predictions (what the confusion matrix counts)
-``scores``       (N, C) float16    class scores (``-inf`` for classes the model never saw)
+``scores``       (N, C) float32    class scores (``-inf`` for classes the model never saw)
 ``ids``          (N,) str          test images by path relative to their dataset's root
 ``y_val``        (M,) int16        validation labels (only when the model was selected there)
-``scores_val``   (M, C') float16   validation scores, in the training classes
+``scores_val``   (M, C') float32   validation scores, in the training classes
 ===============  ================  =====================================================
 
 ``scores_kind`` says whether ``scores`` are probabilities (``proba``) or decision values.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import numpy as np
 
 from ..atomic import replacing
 from ..errors import FerBenchError
+from ..modelfile import file_digest
 
 PREDICTIONS_DIR = "predictions"
 _REQUIRED = ("y_true", "y_pred", "ids")
@@ -55,14 +55,6 @@ class Predictions:
         return self.y_pred == self.y_true
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_predictions(out: str | os.PathLike, config_hash: str, arrays: dict[str, Any]) -> dict:
     """Write ``arrays`` (the keys of the module table, ``scores_kind`` a string) for the run
     ``config_hash`` under ``out``; return the entry its record keeps as ``predictions``.
@@ -76,13 +68,13 @@ def save_predictions(out: str | os.PathLike, config_hash: str, arrays: dict[str,
         if key.startswith("y_"):
             value = value.astype(np.int16)
         elif key.startswith("scores") and key != "scores_kind":
-            value = value.astype(np.float16)  # 3 significant digits: enough to rank and bin
+            value = value.astype(np.float32)  # float16 would skew a fitted temperature
         elif key == "ids":
             value = value.astype(str)
         plain[key] = value
     with replacing(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **plain)
-    return {"file": f"{PREDICTIONS_DIR}/{path.name}", "sha256": _sha256(path)}
+    return {"file": f"{PREDICTIONS_DIR}/{path.name}", "sha256": file_digest(path)}
 
 
 def load_predictions(out: str | os.PathLike, record: dict) -> Predictions:
@@ -97,12 +89,16 @@ def load_predictions(out: str | os.PathLike, record: dict) -> Predictions:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
         raise FerBenchError(f"{where} (record {str(record.get('config_hash'))[:12]}): no stored "
                             "predictions; run it again with `run --rescore`")
-    path = Path(out) / entry["file"]
+    path = predictions_path(out, record)
     fix = "delete it and run the job again with `run --rescore`"
+    if path is None:
+        raise FerBenchError(f"{out}: the record of {where} names predictions outside "
+                            f"{PREDICTIONS_DIR}/ ({entry['file']!r}); run it again with "
+                            "`run --rescore`")
     if not path.is_file():
         raise FerBenchError(f"{path}: predictions of {where} are missing; run the job again "
                             "with `run --rescore`")
-    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+    if entry.get("sha256") and file_digest(path) != entry["sha256"]:
         raise FerBenchError(f"{path}: not the predictions its record stored (SHA-256 differs); "
                             f"{fix}")
     try:
@@ -110,14 +106,9 @@ def load_predictions(out: str | os.PathLike, record: dict) -> Predictions:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise FerBenchError(f"{path}: not a predictions file ({exc}); {fix}") from None
-    missing = [k for k in _REQUIRED if k not in data]
-    n = len(data.get("y_true", ()))
-    if missing or any(len(data[k]) != n for k in ("y_pred", "ids", "scores") if k in data):
-        raise FerBenchError(f"{path}: damaged predictions (missing {missing or 'nothing'} or "
-                            f"arrays of different lengths); {fix}")
-    if record.get("n_test") is not None and n != record["n_test"]:
-        raise FerBenchError(f"{path}: {n} predictions for a record of {record['n_test']} test "
-                            f"images; {fix}")
+    problem = _shape_problem(data, record)
+    if problem:
+        raise FerBenchError(f"{path}: damaged predictions ({problem}); {fix}")
     kind = data.pop("scores_kind", None)
     return Predictions(
         y_true=data["y_true"].astype(np.int64), y_pred=data["y_pred"].astype(np.int64),
@@ -125,6 +116,37 @@ def load_predictions(out: str | os.PathLike, record: dict) -> Predictions:
         scores_kind=None if kind is None else str(kind),
         y_val=None if data.get("y_val") is None else data["y_val"].astype(np.int64),
         scores_val=_float(data.get("scores_val")))
+
+
+def predictions_path(out: str | os.PathLike, record: dict) -> Path | None:
+    """The file ``record`` names, when it lies in ``out``'s predictions folder; else None."""
+    entry = record.get("predictions")
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or Path(name).parent != Path(PREDICTIONS_DIR):
+        return None
+    return Path(out) / name
+
+
+def _shape_problem(data: dict[str, np.ndarray], record: dict) -> str | None:
+    """What makes the arrays of a predictions file unusable for ``record``, or None."""
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        return f"no {', '.join(missing)}"
+    n = data["y_true"].shape[0] if data["y_true"].ndim == 1 else -1
+    if n < 0 or any(data[k].shape != (n,) for k in ("y_pred", "ids")):
+        return "y_true, y_pred and ids are not one value per test image"
+    if record.get("n_test") is not None and n != record["n_test"]:
+        return f"{n} predictions for a record of {record['n_test']} test images"
+    for scores, labels in (("scores", "y_true"), ("scores_val", "y_val")):
+        if (scores in data) != (labels in data) and scores == "scores_val":
+            return "y_val and scores_val come together"
+        if scores in data:
+            s, y = data[scores], data[labels]
+            if s.ndim != 2 or s.shape[0] != y.shape[0] or y.ndim != 1:
+                return f"{scores} is not one row of class scores per {labels} label"
+            if len(y) and (y.min() < 0 or y.max() >= s.shape[1]):
+                return f"{labels} holds labels outside the {s.shape[1]} classes of {scores}"
+    return None
 
 
 def _float(a: np.ndarray | None) -> np.ndarray | None:
