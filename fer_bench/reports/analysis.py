@@ -326,8 +326,8 @@ def write_analysis(records: Sequence[dict], out: str | os.PathLike, plots: bool 
         lines += section
         missing = [e.name for e in ents if not e.complete]
         if missing:
-            needs = "the calibration below" if kfold else "these comparisons"
-            lines += [f"Without stored predictions, which {needs} need (older records; `run "
+            needs = "the calibration below needs" if kfold else "these comparisons need"
+            lines += [f"Without stored predictions, which {needs} (older records; `run "
                       f"--rescore` adds them): {', '.join(missing)}.", ""]
         row = _family_line(column, ents, pairs, kfold)
         if row:
