@@ -21,7 +21,7 @@ from fer_bench.pipelines.base import accepts_validation
 from fer_bench import modelfile as ckpt
 from fer_bench.models import FerModel, load_model, save_model
 from fer_bench.pipelines.deep import (
-    CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer, save_curves,
+    CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer,
 )
 from fer_bench.pipelines.deep import models, train
 from fer_bench.pipelines.deep.layers import Conv, max_pool_2x2
@@ -345,10 +345,3 @@ def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
         with pytest.raises(FerBenchError, match=str(path)) as info:
             load_model(path)
         assert "\n" not in str(info.value)
-
-
-def test_save_curves(tmp_path):
-    est = tiny(epochs=2).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
-    json_path, png_path = save_curves(est.history_, str(tmp_path / "run" / "curves"))
-    assert json.loads(open(json_path).read()) == est.history_
-    assert open(png_path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

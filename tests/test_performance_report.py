@@ -324,14 +324,3 @@ def test_uncached_turns_every_feature_cache_off():
     est = uncached(PIPELINES.get("fusion-svm").load()())
     caches = {k: v for k, v in est.get_params(deep=True).items() if k.endswith("cache")}
     assert len(caches) == 3 and not any(caches.values())
-
-
-def test_stratified_subset():
-    from fer_bench.perf.scaling import stratified_subset
-
-    y = np.repeat(np.arange(4), [40, 30, 20, 10])
-    idx = stratified_subset(y, 50, seed=0)
-    assert len(idx) == 50 and len(np.unique(idx)) == 50
-    assert np.bincount(y[idx]).tolist() == [20, 15, 10, 5]
-    assert np.array_equal(idx, stratified_subset(y, 50, seed=0))
-    assert np.array_equal(stratified_subset(y, 500), np.arange(100))

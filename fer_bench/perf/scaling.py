@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..harness.prepare import stratified_subsample
 from ..registry import PIPELINES
 from .workload import uncached
 
@@ -68,17 +69,6 @@ def load_scaling_data(fer2013_root: str | Path | None = None, quick: bool = Fals
                        ds.labels[test], ladder)
 
 
-def stratified_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """Indices of ``n`` rows of ``y`` with (as nearly as possible) its class proportions."""
-    from sklearn.model_selection import train_test_split
-
-    y = np.asarray(y)
-    if n >= len(y):
-        return np.arange(len(y))
-    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
-    return np.sort(idx)
-
-
 def scaling_estimator(name: str, deep_epochs: int = DEEP_EPOCHS, seed: int = 0):
     """Registered pipeline ``name`` as the study fits it: feature caches off (every size
     computes its features), deep pipelines for exactly ``deep_epochs`` epochs, silent."""
@@ -105,7 +95,7 @@ def fit_point(name: str, data: ScalingData, n: int, deep_epochs: int = DEEP_EPOC
         ``pipeline, n_train, fit_s, steady_fit_s, predict_s, accuracy, dataset, n_test,
         repeats`` (seconds of wall time; the fastest of the repeats).
     """
-    idx = stratified_subset(data.y_train, n, seed)
+    idx = stratified_subsample(np.arange(len(data.y_train)), data.y_train, n, seed)
     X, y = data.X_train[idx], data.y_train[idx]
     fits, steady, spent = [], [], 0.0
     while len(fits) < max(1, max_repeats) and (not fits or spent < repeat_budget_s):

@@ -9,8 +9,7 @@ read by :mod:`fer_bench.modelfile`.
 from __future__ import annotations
 
 from .estimator import CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer
-from .train import save_curves
 
 __all__ = [
-    "CNNClassifier", "make_little_vgg", "make_mini_xception", "make_vgg_fer", "save_curves",
+    "CNNClassifier", "make_little_vgg", "make_mini_xception", "make_vgg_fer",
 ]

@@ -21,7 +21,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
-from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -491,38 +490,3 @@ def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss
             progress.plateau_epochs = 0
             state = set_learning_rate(state, progress.learning_rate)
     return state, best
-
-
-def save_curves(history: list[dict], path_prefix: str) -> tuple[str, str]:
-    """Write ``history`` as ``PREFIX.json`` and loss / accuracy / learning-rate curves as
-    ``PREFIX.png``.
-
-    Returns the two paths.
-    """
-    import matplotlib  # imported here: plotting is optional and slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    prefix = Path(path_prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    json_path = prefix.with_name(prefix.name + ".json")
-    png_path = prefix.with_name(prefix.name + ".png")
-    json_path.write_text(json.dumps(history, indent=1))
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, [h[key] for h in history], label="train")
-        ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation")
-        ax.set_title(key)
-        ax.legend()
-    axes[2].plot(epochs, [h["lr"] for h in history])
-    axes[2].set_yscale("log")
-    axes[2].set_title("learning rate")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return str(json_path), str(png_path)
