@@ -14,10 +14,11 @@ A pipeline is a scikit-learn estimator built by a registered factory ``make_x(**
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -55,10 +56,21 @@ def shared_scores() -> Iterator[None]:
         _SHARED_SCORES.reset(token)
 
 
-def shared_scores_memo() -> dict | None:
-    """The memo of the enclosing :func:`shared_scores` block (input digest -> result), or
-    None outside one."""
-    return _SHARED_SCORES.get()
+def shared_result(owner: tuple, X: np.ndarray, compute: Callable[[], np.ndarray]
+                  ) -> np.ndarray:
+    """``compute()`` (an array computed from ``X``), done once per ``owner`` (what identifies
+    the fitted computation, e.g. ``(id(self.svc_),)``) and input inside a :func:`shared_scores`
+    block, every call outside one. Returns a copy the caller may change."""
+    memo = _SHARED_SCORES.get()
+    if memo is None:
+        return compute()
+    X = np.ascontiguousarray(X)
+    h = hashlib.blake2b(repr((owner, X.shape, X.dtype.str)).encode(), digest_size=16)
+    h.update(X.data)
+    key = h.digest()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key].copy()
 
 
 def accepts_validation(estimator) -> bool:

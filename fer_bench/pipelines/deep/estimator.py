@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from ... import modelfile
 from ...errors import FerBenchError, LabelSpaceError, ModelFileError
 from . import train
+from ..base import shared_result
 from .input_pipeline import AugmentConfig, TTA_MODES
 from .models import ARCHITECTURES, build_model, init_variables
 from .transfer import transfer_backbone
@@ -290,10 +291,17 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tta = self.tta if tta is _USE_PARAM else tta
         if tta not in TTA_MODES:
             raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
-        # Shared and cached outside the estimator, so clone/deepcopy never copy compiled code.
-        model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
-        predictor = train.get_predictor(model, int(self.predict_batch_size), train.device_mesh())
-        return predictor.predict_proba(self._device_variables(predictor), check_images(X), tta)
+        X = check_images(X)
+
+        def compute() -> np.ndarray:
+            # Shared and cached outside the estimator: clone/deepcopy never copy compiled code.
+            model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
+            predictor = train.get_predictor(model, int(self.predict_batch_size),
+                                            train.device_mesh())
+            return predictor.predict_proba(self._device_variables(predictor), X, tta)
+
+        # One forward pass (ten-crop too) for the harness's predict and predict_proba.
+        return shared_result((id(self.variables_), tta), X, compute)
 
     def _device_variables(self, predictor: train.Predictor) -> Any:
         # Keep the weights on the device between calls: copying them for every call cost about

@@ -7,15 +7,13 @@ argmax is exactly ``predict``.
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import shared_scores_memo
+from ..base import shared_result
 
 
 class SoftmaxSVC(ClassifierMixin, BaseEstimator):
@@ -73,21 +71,15 @@ class SoftmaxSVC(ClassifierMixin, BaseEstimator):
         """One-vs-rest scores of shape ``(N, K)`` (also for two classes)."""
         check_is_fitted(self)
         X = np.asarray(X)
-        memo = shared_scores_memo()
-        key = None
-        if memo is not None:  # scoring asks predict and predict_proba of the same images
-            h = hashlib.blake2b(repr((id(self.svc_), X.shape, X.dtype.str)).encode(),
-                                digest_size=16)
-            h.update(np.ascontiguousarray(X).data)
-            key = h.digest()
-            if key in memo:
-                return memo[key].copy()
-        scores = self.svc_.decision_function(X)
-        if scores.ndim == 1:  # binary: libsvm gives one signed score for classes_[1]
-            scores = np.stack([-scores, scores], axis=1)
-        if memo is not None:
-            memo[key] = scores
-        return scores.copy()
+
+        def compute() -> np.ndarray:
+            scores = self.svc_.decision_function(X)
+            if scores.ndim == 1:  # binary: libsvm gives one signed score for classes_[1]
+                scores = np.stack([-scores, scores], axis=1)
+            return scores
+
+        # The kernel is nearly all of scoring: done once for predict and predict_proba.
+        return shared_result((id(self.svc_),), X, compute)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
