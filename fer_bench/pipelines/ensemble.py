@@ -28,7 +28,7 @@ from ..metrics import apply_temperature, fit_temperature
 from ..errors import LabelSpaceError
 from .base import accepts_validation
 from .features.cache import check_images
-from .hybrid import load_cnn, model_path
+from .hybrid import checked_cnn, model_path
 
 #: CNN weights tried on the validation part.
 WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
@@ -70,16 +70,7 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _cnn(self):
-        from ..errors import ModelFileError
-        from ..modelfile import file_digest
-
-        path = model_path(self.model)
-        digest = file_digest(path)
-        expected = getattr(self, "cnn_sha256_", None)
-        if expected is not None and digest != expected:
-            raise ModelFileError(path, "is not the CNN this ensemble was fitted with (its "
-                                 "SHA-256 differs)", "fit the ensemble again on this CNN")
-        return load_cnn(str(path), digest)
+        return checked_cnn(self.model, getattr(self, "cnn_sha256_", None), "ensemble")
 
     def output_classes(self) -> tuple[str, ...]:
         """The class names the fused outputs stand for: the CNN's (the harness checks them

@@ -46,6 +46,21 @@ def load_cnn(path: str, digest: str):
     return model
 
 
+def checked_cnn(model: str | None, expected: str | None, hybrid: str):
+    """The CNN file ``model`` (None: the bundled one) as a FerModel, refused with a one-line
+    :class:`~fer_bench.errors.ModelFileError` when a fitted ``hybrid`` recorded another
+    SHA-256 (``expected``) for it: the file at that path was replaced since the fit."""
+    from ..errors import ModelFileError
+    from ..modelfile import file_digest
+
+    path = model_path(model)
+    digest = file_digest(path)
+    if expected is not None and digest != expected:
+        raise ModelFileError(path, f"is not the CNN this {hybrid} was fitted with (its SHA-256 "
+                             "differs)", f"fit the {hybrid} again on this CNN")
+    return load_cnn(str(path), digest)
+
+
 class CNNFeatures(CachedExtractor):
     """``(N, 48, 48)`` uint8 faces -> ``(N, D)`` penultimate features of a trained CNN.
 
@@ -72,16 +87,7 @@ class CNNFeatures(CachedExtractor):
         return self
 
     def _cnn(self):
-        from ..errors import ModelFileError
-        from ..modelfile import file_digest
-
-        path = model_path(self.model)
-        digest = file_digest(path)
-        expected = getattr(self, "cnn_sha256_", None)
-        if expected is not None and digest != expected:
-            raise ModelFileError(path, "is not the CNN this cnn-svm was fitted with (its "
-                                 "SHA-256 differs)", "fit the cnn-svm again on this CNN")
-        return load_cnn(str(path), digest).estimator
+        return checked_cnn(self.model, getattr(self, "cnn_sha256_", None), "cnn-svm").estimator
 
     def _extract(self, X: np.ndarray) -> np.ndarray:
         return self._cnn().embed(X)
