@@ -408,8 +408,9 @@ def calibration_section(sets: Sequence[tuple[str, list[Entry]]], out: Path, plot
              "test images, the share whose true class got the second-highest score (the "
              "thesis's observation), against the 1/(C−1) a random second guess would reach. "
              "Pipelines with decision values instead of probabilities have no ECE. The "
-             "temperature minimises the validation log-loss; where probabilities are vote "
-             "shares with many zeros (k-NN), that fit flattens them and can raise the ECE.", ""]
+             "temperature minimises the validation log-loss, which is not the ECE: where "
+             "probabilities are made of votes (the SVMs' softmax over one-vs-one votes, "
+             "k-NN's neighbour shares) the log-loss-optimal temperature can raise the ECE.", ""]
     written: list[Path] = []
     for column, ents in sets:
         rows = calibration_rows(ents)
