@@ -103,3 +103,18 @@ def test_svm_scores_are_shared_only_inside_scoring_and_never_across_fits():
         assert not np.allclose(svm.decision_function(X), first)
     svm.fit(X, y)
     assert np.allclose(svm.decision_function(X), first)
+
+
+def test_rescore_keeps_the_training_facts_a_model_file_lacks():
+    from fer_bench.harness.runner import keep_fit_facts
+
+    confusion = {"matrix": [[1]], "classes": ["a"]}
+    before = {"config_hash": "h", "finished_at": "t0", "history": [{"epoch": 1}],
+              "timing": {"fit_s": 6000.0}, "metrics": {"confusion": confusion}}
+    new = {"timing": {"fit_s": 5.0, "predict_s": 1.0}, "metrics": {"confusion": confusion}}
+    keep_fit_facts(new, [before, dict(before, history=None)])
+    assert new["history"] == before["history"] and new["timing"] == {"fit_s": 6000.0,
+                                                                      "predict_s": 1.0}
+    other = {"timing": {"fit_s": 5.0}, "metrics": {"confusion": {"matrix": [[2]]}}}
+    keep_fit_facts(other, [before])  # another model: its own facts stand
+    assert "history" not in other and other["timing"]["fit_s"] == 5.0

@@ -87,6 +87,27 @@ def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: b
     return [j for j in jobs if j.config_hash not in done], len(finished)
 
 
+def keep_fit_facts(record: dict, earlier: Sequence[dict]) -> None:
+    """Give a rescored ``record`` the training facts of the latest of its job's ``earlier``
+    records that has them, when the model file it scored lacks them and it is that record's
+    model (the same confusion matrix).
+
+    A CNN saved by ``train`` from a finished checkpoint (the bundled model) records neither its
+    per-epoch history nor its training time (only the seconds of that last call); the record
+    written when it was trained has both. ``fit_facts_from`` says where they came from.
+    """
+    if record.get("history"):
+        return
+    before = next((r for r in reversed(earlier) if r.get("history")
+                   and r["metrics"]["confusion"] == record["metrics"]["confusion"]), None)
+    if before is None:
+        return
+    record["history"] = before["history"]
+    record["timing"] = dict(record["timing"], fit_s=before["timing"]["fit_s"])
+    record["fit_facts_from"] = {"config_hash": before["config_hash"],
+                                "finished_at": before.get("finished_at")}
+
+
 def store_record(store: ResultStore, record: dict) -> None:
     """Append ``record`` to ``store``, its per-image predictions (handed over by
     :func:`~.execute.score`) saved beside it first. Predictions that cannot be written never
@@ -132,11 +153,18 @@ def execute_jobs(
         stored_after=time.time() if force else None,  # --force: fit each model anew, once
         command=list(command) if command is not None else list(sys.argv),
     )
+    earlier: dict[str, list[dict]] = {}
+    if rescore and store.path.exists():
+        for r in store.load(latest=False):
+            if r.get("status") == "ok" and r.get("metrics"):
+                earlier.setdefault(r["config_hash"], []).append(r)
     bar = tqdm(total=len(todo), desc="jobs", unit="job", disable=not progress, file=sys.stderr)
     try:
         for record in run_jobs(todo, fn, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
                                client=client):
             trace = record.pop("traceback", None)
+            if record.get("status") == "ok":
+                keep_fit_facts(record, earlier.get(record["config_hash"], ()))
             store_record(store, record)
             summary.records.append(record)
             if record.get("status") != "ok":
