@@ -333,3 +333,12 @@ def test_headline_says_what_each_deep_figure_cost_and_the_published_figure(resul
     record = runs("little-vgg", "synthetic-holdout")[0]
     assert rows and f"| {record['params']['epochs']} " in rows[0]
     assert f"{seconds(record['timing']['fit_s'])} s" in rows[0]
+
+
+def test_training_seconds_count_every_epoch_of_a_resumed_training():
+    from fer_bench.reports.aggregate import training_seconds
+
+    resumed = {"timing": {"fit_s": 300.0}, "history": [{"seconds": 200.0}] * 4}
+    assert training_seconds(resumed) == 800.0  # the last part alone took 300 s
+    assert training_seconds({"timing": {"fit_s": 12.5}}) == 12.5  # classical: no epochs
+    assert training_seconds({"timing": {}}) is None

@@ -58,6 +58,18 @@ def degenerate_reasons(record: dict) -> list[str]:
     return degeneracy(m["confusion"]["matrix"], m["confusion"]["classes"])
 
 
+def training_seconds(record: dict) -> float | None:
+    """Wall seconds the record's model trained: the sum of its epochs' seconds when its
+    history has them (a training resumed from a checkpoint counts only its last part in
+    ``timing.fit_s``), else ``timing.fit_s``; None when neither is known."""
+    history = record.get("history") or []
+    epochs = [e.get("seconds") for e in history]
+    if history and all(isinstance(t, (int, float)) for t in epochs):
+        return float(max(sum(epochs), (record.get("timing") or {}).get("fit_s") or 0.0))
+    fit = (record.get("timing") or {}).get("fit_s")
+    return float(fit) if isinstance(fit, (int, float)) else None
+
+
 def slug(text: str) -> str:
     """A file-name-safe form: ``cross:fer2013->ckplus`` -> ``cross_fer2013-to-ckplus``."""
     text = text.replace("->", "-to-")

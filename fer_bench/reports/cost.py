@@ -1,8 +1,8 @@
 """The cost part of ``analysis.md``: what each point of accuracy costs, with its Pareto frontier.
 
 Three costs per pipeline on a protocol's own test set, each read from the records: training
-wall time (``timing.fit_s``, of the run that fitted the model, on the machine its record
-names), the median latency of one prediction at batch 1 (``timing.latency_ms_batch1``) and the
+wall time (:func:`~.aggregate.training_seconds`: of the run that fitted the model, on the
+machine its record names, every epoch of a resumed training counted), the median latency of one prediction at batch 1 (``timing.latency_ms_batch1``) and the
 size of the stored model file (``model.bytes``). A pipeline is on a frontier when no other is
 at least as accurate and at most as costly, and strictly better in one of the two.
 """
@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .aggregate import Cell, is_cross
+from .aggregate import Cell, is_cross, training_seconds
 from .analysis import columns, representative
 from .tables import _pipelines, _table, pct, seconds
 
 #: ``(key, axis label, how a record gives it)`` of each cost.
 COSTS = (
-    ("train_s", "training wall time (s)", lambda r: (r.get("timing") or {}).get("fit_s")),
+    ("train_s", "training wall time (s)", training_seconds),
     ("latency_ms", "latency at batch 1 (ms)",
      lambda r: (r.get("timing") or {}).get("latency_ms_batch1")),
     ("model_mb", "model file (MB)",
