@@ -332,12 +332,15 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     # d's validation part is the model's own unless the model came from another protocol.
     selected_here = job.model is None and model_source(job) is job
     trained_on_val = prov.get("selection", {}).get("trained_on_validation", False)
-    if selected_here and not trained_on_val:
+    val: dict[str, np.ndarray] = {}  # the validation part's labels and scores, kept with
+    # the test predictions so calibration can be fitted there (a temperature)
+    if selected_here and not trained_on_val and d.X_val is not None and len(d.X_val):
+        val_pred, val["scores_val"] = predictions(estimator, model.classes, d.X_val,
+                                                  d.train_classes)
+        val["y_val"] = d.y_val
         # Scored when it was fitted; files stored before they kept them are scored now.
-        val_metrics = prov.get("val_metrics") or validation_metrics(
-            estimator, model.classes, d, job.seed)
-        if val_metrics is not None:
-            out["val_metrics"] = val_metrics
+        out["val_metrics"] = prov.get("val_metrics") or classification_metrics(
+            d.y_val, val_pred, d.train_classes, val["scores_val"], n_boot=N_BOOT, seed=job.seed)
     out["timing"] = {
         "fit_s": float(prov.get("fit_seconds", 0.0)), "predict_s": predict_s,
         "predict_ms_per_image": 1000 * predict_s / max(len(X_test), 1),
@@ -357,17 +360,5 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     out[PREDICTIONS_KEY] = {
         "y_true": d.y_test, "y_pred": y_pred, "scores": scores,
         "scores_kind": "proba" if hasattr(estimator, "predict_proba") else "decision",
-        "ids": [d.loaded[-1].relative_path(p) for p in d.test_paths],
-        **validation_scores(estimator, model.classes, d, "val_metrics" in out)}
+        "ids": [d.loaded[-1].relative_path(p) for p in d.test_paths], **val}
     return out
-
-
-def validation_scores(estimator: Any, model_classes: Sequence[str], d: JobData, selected: bool
-                      ) -> dict[str, np.ndarray]:
-    """``y_val`` and ``scores_val`` (in the training classes) of a model selected on ``d``'s
-    validation part, kept with the test predictions so calibration can be fitted there (a
-    temperature); ``{}`` when the model was not selected on ``d`` or it has no such part."""
-    if not selected or d.X_val is None or not len(d.X_val):
-        return {}
-    _, val_scores = predictions(estimator, model_classes, d.X_val, d.train_classes)
-    return {"y_val": d.y_val, "scores_val": val_scores}

@@ -72,10 +72,11 @@ def plan(jobs: Sequence[Job], store: ResultStore, resume: bool = False, force: b
     """
     if sum((resume, force, rescore)) > 1:
         raise FerBenchError("--resume, --force and --rescore contradict each other; pass one")
-    done = store.ok_hashes() if store.path.exists() else set()
-    if rescore and done:
-        done = {r["config_hash"] for r in store.load() if r["config_hash"] in done
-                and (path := predictions_path(store.dir, r)) is not None and path.is_file()}
+    ok = [r for r in store.load() if r.get("status") == "ok"] if store.path.exists() else []
+    if rescore:  # finished means: with its predictions file
+        ok = [r for r in ok if (path := predictions_path(store.dir, r)) is not None
+              and path.is_file()]
+    done = {r["config_hash"] for r in ok}
     finished = [j for j in jobs if j.config_hash in done]
     if finished and not (resume or force or rescore):
         raise FerBenchError(

@@ -27,7 +27,7 @@ from ..errors import FerBenchError
 from ..metrics import (
     bootstrap_ci, cd_cliques, corrected_resampled_ttest, expected_calibration_error,
     fit_temperature, apply_temperature, friedman, holm, mcnemar_exact, nemenyi_cd,
-    second_guess,
+    second_guess, top_k_accuracy,
 )
 from ..results.predictions import Predictions, load_predictions
 from .aggregate import Cell, current, group, is_cross
@@ -380,7 +380,7 @@ def calibration_rows(ents: Sequence[Entry]) -> list[dict]:
         p = e.pooled()
         if p.scores is None:
             continue
-        row = {"entry": e, "guess": second_guess(p.scores, p.y_true)}
+        row = {"entry": e, "pooled": p, "guess": second_guess(p.scores, p.y_true)}
         if p.scores_kind == "proba":
             proba = probabilities(p.scores)
             row["proba"], row["y"] = proba, p.y_true
@@ -396,7 +396,6 @@ def calibration_rows(ents: Sequence[Entry]) -> list[dict]:
 
 def calibration_section(sets: Sequence[tuple[str, list[Entry]]], out: Path, plots: bool
                         ) -> tuple[list[str], list[Path]]:
-    from ..metrics import top_k_accuracy
     from .aggregate import slug
 
     lines = ["## Calibration and the second guess", "",
@@ -418,8 +417,8 @@ def calibration_section(sets: Sequence[tuple[str, list[Entry]]], out: Path, plot
             continue
         table = []
         for r in rows:
-            p = r["entry"].pooled()
-            top2 = top_k_accuracy(p.y_true, p.scores, k=2) if p.scores is not None else None
+            p = r["pooled"]
+            top2 = top_k_accuracy(p.y_true, p.scores, k=2)  # rows have scores
             g = r["guess"]
             table.append([r["entry"].name, pct(r["entry"].accuracy),
                           f"{r['ece']:.3f}" if "ece" in r else "—",
