@@ -115,6 +115,9 @@ class CNNWeights:
         Per-epoch training history.
     best_epoch : int
         The epoch whose weights these are.
+    selection : dict
+        Choices ``fit`` made on the validation split after training, e.g. ``{"tta": "flip",
+        "tta_val_accuracy": {...}}`` for ``tta="auto"`` (empty when none).
     """
 
     arch: str
@@ -123,6 +126,7 @@ class CNNWeights:
     variables: dict
     history: list = field(default_factory=list)
     best_epoch: int = 0
+    selection: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -418,6 +422,7 @@ def _dump_deep(w: CNNWeights) -> bytes:
         "classes": json.dumps(np.asarray(w.classes).tolist()),
         "history": json.dumps(w.history, default=_jsonable),
         "best_epoch": int(w.best_epoch), "variables": w.variables,
+        "selection": json.dumps(w.selection, default=_jsonable),
     })
 
 
@@ -430,14 +435,15 @@ def _load_deep(path: Path, blob: bytes) -> CNNWeights:
         classes = np.asarray(json.loads(tree["classes"]))
         history = json.loads(tree["history"])
         arch, variables, best = tree["arch"], tree["variables"], tree.get("best_epoch", 0)
+        selection = json.loads(tree.get("selection", "{}"))  # absent from older files
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(path, f"deep weights metadata is damaged ({exc})", _DAMAGED) from None
     if (not isinstance(params, dict) or not isinstance(arch, str) or params.get("arch") != arch
             or not isinstance(variables, dict) or not isinstance(history, list)
-            or not _is_int(best)):
+            or not _is_int(best) or not isinstance(selection, dict)):
         raise ModelFileError(path, "deep weights metadata is inconsistent", _DAMAGED)
     return CNNWeights(arch=arch, params=params, classes=classes, variables=variables,
-                      history=history, best_epoch=int(best))
+                      history=history, best_epoch=int(best), selection=selection)
 
 
 def to_host(tree: Any) -> Any:

@@ -230,7 +230,8 @@ BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
         "jaffe": _CPU_SMALL_SET,
     },
     "cpu-2h": {
-        "fer2013": {"mini-xception": {"epochs": 90, "lr_schedule": "cosine"},
+        "fer2013": {"mini-xception": {"epochs": 90, "lr_schedule": "cosine", "ema": 0.999,
+                                      "tta": "auto"},
                     "little-vgg": {"epochs": 22, "lr_schedule": "cosine"},
                     "vgg-fer": {"epochs": 10, "lr_schedule": "cosine", "tta": None}},
         "ckplus": _CPU_SMALL_SET,

@@ -146,12 +146,41 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path):
     full = tiny(epochs=3, lr_patience=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
     tiny(epochs=2, lr_patience=1, checkpoint_dir=str(tmp_path)).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
     raw = serialization.msgpack_restore((tmp_path / ckpt.CHECKPOINT_NAME).read_bytes())
-    assert set(raw) == {"signature", "state", "best", "rng", "progress"}
+    assert set(raw) == {"signature", "state", "best", "progress"}
     assert json.loads(raw["progress"])["epoch"] == 2
     resumed = tiny(epochs=3, lr_patience=1, checkpoint_dir=str(tmp_path)).fit(
         X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
     _assert_trees_equal(resumed.variables_, full.variables_)
     assert _without_timing(resumed.history_) == _without_timing(full.history_)
+
+
+def test_weight_average_is_what_is_selected_and_it_resumes(tmp_path):
+    """ema > 0: the average is validated and kept, the raw weights' figures are in the history,
+    and an interrupted run resumes to the uninterrupted one (the average is checkpointed)."""
+    full = tiny(epochs=3, ema=0.9).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    assert all({"val_accuracy_raw", "val_loss_raw"} <= set(h) for h in full.history_)
+    plain = tiny(epochs=3).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    assert "val_accuracy_raw" not in plain.history_[0]
+    # The raw weights follow the same trajectory as without the average...
+    assert [h["val_loss_raw"] for h in full.history_] == pytest.approx(
+        [h["val_loss"] for h in plain.history_], rel=1e-5)
+    # ...and what is kept differs from them.
+    assert [h["val_loss"] for h in full.history_] != pytest.approx(
+        [h["val_loss"] for h in plain.history_], rel=1e-3)
+    tiny(epochs=2, ema=0.9, checkpoint_dir=str(tmp_path)).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    raw = serialization.msgpack_restore((tmp_path / ckpt.CHECKPOINT_NAME).read_bytes())
+    assert "ema" in raw["state"]
+    resumed = tiny(epochs=3, ema=0.9, checkpoint_dir=str(tmp_path)).fit(
+        X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    _assert_trees_equal(resumed.variables_, full.variables_)
+    assert _without_timing(resumed.history_) == _without_timing(full.history_)
+
+
+def test_ema_decay_warms_up():
+    steps = jnp.asarray([0, 10, 10_000])
+    np.testing.assert_allclose(train.ema_decay(0.999, steps), [0.1, 11 / 20, 0.999], rtol=1e-6)
+    with pytest.raises(ValueError, match="ema"):
+        train.TrainConfig(ema=1.0)
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):
@@ -327,6 +356,22 @@ def test_save_and_load_model_round_trip(tmp_path):
     assert loaded.history_ == est.history_ and loaded.best_epoch_ == est.best_epoch_
 
 
+def test_tta_auto_is_chosen_on_validation_and_kept_in_the_file(tmp_path):
+    est = tiny(epochs=1, tta="auto").fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    acc = {m or "none": float(np.mean(est.predict(X_VAL, tta=m) == Y_VAL)) for m in (None, "flip")}
+    assert est.selection_["tta_val_accuracy"] == acc
+    chosen = "flip" if acc["flip"] > acc["none"] else None
+    assert est.used_tta() == est.selection_["tta"] == chosen
+    np.testing.assert_array_equal(est.predict_proba(X_VAL), est.predict_proba(X_VAL, tta=chosen))
+    path = tmp_path / "auto.ferb"
+    ckpt.write_model(path, family="deep", classes=["a", "b", "c"], face={"size": 48},
+                     provenance={}, weights=est.to_weights())
+    loaded = load_model(path).estimator
+    assert loaded.selection_ == est.selection_ and loaded.used_tta() == chosen
+    est.set_params(tta="flip")  # an explicit mode wins over the earlier choice
+    assert est.used_tta() == "flip"
+
+
 def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
     """Weights that do not fit the architecture they name: one line naming the file."""
     est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
@@ -337,6 +382,7 @@ def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
         "bad-params": {**vars(weights), "params": {**weights.params, "tta": "sideways"}},
         "bad-dtype": {**vars(weights), "params": {**weights.params, "dtype": "bogus"}},
         "bad-batch": {**vars(weights), "params": {**weights.params, "predict_batch_size": "x"}},
+        "auto-without-choice": {**vars(weights), "params": {**weights.params, "tta": "auto"}},
     }
     for name, fields in cases.items():
         path = tmp_path / f"{name}.ferb"

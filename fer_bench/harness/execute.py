@@ -63,6 +63,12 @@ def class_scores(estimator: Any, X: np.ndarray, n_classes: int) -> np.ndarray | 
     return full
 
 
+def used_tta(estimator: Any) -> str | None:
+    """The test-time augmentation ``estimator`` predicts with (a CNN's :meth:`used_tta`)."""
+    used = getattr(estimator, "used_tta", None)
+    return used() if callable(used) else estimator.get_params(deep=False).get("tta")
+
+
 def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndarray,
                    wrong: np.ndarray | None = None) -> dict[str, float]:
     """Test accuracy without test-time augmentation, with flips and with the estimator's own
@@ -78,7 +84,7 @@ def tta_accuracies(estimator: Any, X: np.ndarray, y: np.ndarray, y_pred: np.ndar
         takes_tta = False
     if not takes_tta:
         return {}
-    own = estimator.get_params(deep=False).get("tta")
+    own = used_tta(estimator)
     out = {}
     for mode in dict.fromkeys([None, "flip", own]):  # ordered, without repeats
         pred = y_pred if mode == own else np.asarray(estimator.predict(X, tta=mode))
@@ -326,7 +332,9 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
         tta = tta_accuracies(estimator, X_test, d.y_test, y_pred, wrong=wrong)
         if tta:
             out["tta_accuracy"] = tta
-            out["tta_mode"] = estimator.get_params(deep=False).get("tta") or "none"
+            out["tta_mode"] = used_tta(estimator) or "none"
+            if getattr(estimator, "selection_", None):  # e.g. tta="auto"'s choice
+                out["tta_selection"] = estimator.selection_
     if prov.get("selection"):
         out["selection"] = prov["selection"]
     # d's validation part is the model's own unless the model came from another protocol.

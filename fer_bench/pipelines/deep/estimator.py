@@ -86,6 +86,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Decay of the kernels (decoupled for AdamW, L2 for SGD); biases and BN are not decayed.
     label_smoothing : float
         Weight of the uniform distribution mixed into the one-hot targets.
+    ema : float
+        Decay of an exponential moving average of the weights (and batch statistics) updated
+        every step; when > 0 the average is what is validated, selected and kept (the raw
+        weights' validation figures go to the history as ``val_accuracy_raw``). 0 disables.
     augment : {"none", "flip", "crop", "affine"}
         Training augmentation (:class:`.input_pipeline.AugmentConfig`).
     max_rotation, max_shift, max_zoom, max_shear : float
@@ -109,8 +113,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float
         Share of the training data held out (stratified, seeded) for model selection when
         ``fit`` gets no ``X_val``.
-    tta : {None, "flip", "tencrop"}
-        Test-time augmentation used by ``predict`` / ``predict_proba``.
+    tta : {None, "flip", "tencrop", "auto"}
+        Test-time augmentation used by ``predict`` / ``predict_proba``; "auto" chooses None or
+        "flip" after training, whichever is more accurate on the validation split (ties: None).
     predict_batch_size : int
         Images per inference call.
     checkpoint_dir : str or None
@@ -139,12 +144,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, lr, images_per_s, seconds``.
     best_epoch_ : int
         The (1-based) epoch whose weights are kept.
+    selection_ : dict
+        Choices made on the validation split after training (``tta="auto"``: the mode
+        predictions use, ``"tta"``, and each candidate's validation accuracy).
     """
 
     def __init__(
         self, arch: str = "mini-xception", epochs: int = 50, batch_size: int = 64,
         learning_rate: float = 1e-3, optimizer: str = "adamw", weight_decay: float = 0.0,
-        label_smoothing: float = 0.0, augment: str = "affine", max_rotation: float = 10.0,
+        label_smoothing: float = 0.0, ema: float = 0.0, augment: str = "affine", max_rotation: float = 10.0,
         max_shift: float = 0.1, max_zoom: float = 0.1, max_shear: float = 5.0,
         erasing: float = 0.0, mixup: float = 0.0, patience: int = 10, lr_patience: int = 5,
         lr_factor: float = 0.5, lr_schedule: str = "plateau", validation_fraction: float = 0.1,
@@ -160,6 +168,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.label_smoothing = label_smoothing
+        self.ema = ema
         self.augment = augment
         self.max_rotation = max_rotation
         self.max_shift = max_shift
@@ -191,7 +200,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             optimizer=self.optimizer, weight_decay=self.weight_decay,
-            label_smoothing=self.label_smoothing, augment=aug, patience=self.patience,
+            label_smoothing=self.label_smoothing, ema=self.ema, augment=aug,
+            patience=self.patience,
             lr_patience=self.lr_patience, lr_factor=self.lr_factor, lr_schedule=self.lr_schedule,
             eval_batch_size=self.predict_batch_size, seed=int(self.random_state),
             verbose=self.verbose,
@@ -200,8 +210,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
-        if self.tta not in TTA_MODES:
-            raise ValueError(f"tta must be one of {TTA_MODES}, got {self.tta!r}")
+        if self.tta not in (*TTA_MODES, "auto"):
+            raise ValueError(f"tta must be one of {(*TTA_MODES, 'auto')}, got {self.tta!r}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
@@ -223,6 +233,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         neutral = set(_RUN_NEUTRAL) - ({"epochs"} if self.lr_schedule == "cosine" else set())
         if self.init_from is None:  # so checkpoints from before the parameter stay valid
             neutral.add("init_from")
+        if not self.ema:  # likewise
+            neutral.add("ema")
         params = {k: v for k, v in self.get_params().items() if k not in neutral}
         h.update(json.dumps(params, sort_keys=True, default=str).encode())
         for a in arrays:
@@ -282,13 +294,31 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = result.history
         accs = [h["val_accuracy"] for h in self.history_]
         self.best_epoch_ = int(np.argmax(accs)) + 1 if accs else 0
+        self.selection_ = {}
+        if self.tta == "auto":
+            self._choose_tta(X_val, self.classes_[yv_idx])
         return self
+
+    def _choose_tta(self, X_val: np.ndarray, y_val: np.ndarray) -> None:
+        # Mirror averaging or none, on the validation split only; ten-crop (ten forward passes
+        # per face) stays something the user asks for.
+        scores = {mode or "none": float(np.mean(self.predict(X_val, tta=mode) == y_val))
+                  for mode in (None, "flip")}
+        self.selection_ = {"tta": "flip" if scores["flip"] > scores["none"] else None,
+                           "tta_val_accuracy": scores}
+
+    def used_tta(self) -> str | None:
+        """The test-time augmentation predictions use: ``tta``, or its choice under "auto"."""
+        if self.tta == "auto":
+            check_is_fitted(self, "selection_")
+            return self.selection_.get("tta")
+        return self.tta
 
     # -- prediction ------------------------------------------------------------------------
     def predict_proba(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
         """Class probabilities ``(N, K)``; ``tta`` overrides the estimator's ``tta``."""
         check_is_fitted(self, "variables_")
-        tta = self.tta if tta is _USE_PARAM else tta
+        tta = self.used_tta() if tta is _USE_PARAM else tta
         if tta not in TTA_MODES:
             raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
         X = check_images(X)
@@ -344,7 +374,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return modelfile.CNNWeights(
             arch=self.arch, params=self.get_params(), classes=np.asarray(self.classes_),
             variables=self.variables_, history=list(getattr(self, "history_", [])),
-            best_epoch=int(getattr(self, "best_epoch_", 0)))
+            best_epoch=int(getattr(self, "best_epoch_", 0)),
+            selection=dict(getattr(self, "selection_", {})))
 
     @classmethod
     def from_weights(cls, weights: modelfile.CNNWeights, source: object = "weights"
@@ -364,6 +395,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         estimator.classes_ = np.asarray(weights.classes)
         estimator.history_ = list(weights.history)
         estimator.best_epoch_ = int(weights.best_epoch)
+        estimator.selection_ = dict(weights.selection)
+        if estimator.tta == "auto" and estimator.selection_.get("tta", "?") not in TTA_MODES:
+            raise ModelFileError(source, "it was trained with tta='auto' but holds no valid "
+                                 "choice of test-time augmentation", fix)
         return estimator
 
 

@@ -56,6 +56,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
+    ema: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     patience: int = 10
     lr_patience: int = 5
@@ -72,6 +73,8 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -86,6 +89,9 @@ class TrainState(struct.PyTreeNode):
     params: Any
     batch_stats: Any
     opt_state: Any
+    # The exponential moving average of ``{"params", "batch_stats"}`` (``TrainConfig.ema``);
+    # None when off, so that the state and its checkpoints keep their structure.
+    ema: Any = None
 
 
 @dataclass
@@ -165,7 +171,8 @@ def create_state(model: nn.Module, cfg: TrainConfig, image_size: int = 48,
     params = variables["params"]
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
                        batch_stats=variables["batch_stats"],
-                       opt_state=make_optimizer(cfg).init(params))
+                       opt_state=make_optimizer(cfg).init(params),
+                       ema=_copy(variables) if cfg.ema > 0 else None)
     return set_learning_rate(state, cfg.learning_rate)
 
 
@@ -205,6 +212,15 @@ class StepConfig:
     label_smoothing: float
     num_classes: int
     batch_size: int
+    ema: float = 0.0
+
+
+def ema_decay(decay: float, step: Array) -> Array:
+    """The averaging weight of the old average at (0-based) ``step``: ``decay``, lowered early
+    on to ``(1 + step) / (10 + step)`` (TensorFlow's ``ExponentialMovingAverage`` with
+    ``num_updates``) so that the average is not dominated by the random initialisation."""
+    step = step.astype(jnp.float32)
+    return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
 def train_step(state: TrainState, metrics: Array, images: Array, labels: Array, order: Array,
@@ -236,6 +252,11 @@ def train_step(state: TrainState, metrics: Array, images: Array, labels: Array, 
     deltas, opt_state = cfg.tx.update(grads, state.opt_state, state.params)
     state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, deltas),
                           batch_stats=updates["batch_stats"], opt_state=opt_state)
+    if cfg.ema > 0:
+        d = ema_decay(cfg.ema, state.step - 1)
+        new = {"params": state.params, "batch_stats": state.batch_stats}
+        state = state.replace(ema=jax.tree_util.tree_map(
+            lambda avg, x: d * avg + (1.0 - d) * x, state.ema, new))
     correct = jnp.sum(jnp.argmax(logits, -1) == y)
     return state, metrics + jnp.stack([loss * batch_size, correct, batch_size]).astype(jnp.float32)
 
@@ -343,14 +364,19 @@ def _copy(tree: Any) -> Any:
     return jax.tree_util.tree_map(jnp.copy, tree)
 
 
-def _checkpoint_tree(state: TrainState, best: dict, progress: Progress, signature: str,
-                     key: Array) -> dict:
+def _state_tree(state: TrainState) -> dict:
+    tree = {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
+            "opt_state": state.opt_state}
+    if state.ema is not None:
+        tree["ema"] = state.ema
+    return tree
+
+
+def _checkpoint_tree(state: TrainState, best: dict, progress: Progress, signature: str) -> dict:
     return {
         "signature": signature,
-        "state": {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
-                  "opt_state": state.opt_state},
+        "state": _state_tree(state),
         "best": best,
-        "rng": jax.random.key_data(key),
         "progress": json.dumps(asdict(progress)),
     }
 
@@ -365,9 +391,7 @@ def _resume(directory: str, signature: str, state: TrainState, best: dict
     if raw.get("signature") != signature:
         raise ModelFileError(
             path, "checkpoint belongs to a run with other data or parameters", fix)
-    target = {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
-              "opt_state": state.opt_state}
-    restored = modelfile.restore_into(target, raw["state"], path, "checkpoint", fix)
+    restored = modelfile.restore_into(_state_tree(state), raw["state"], path, "checkpoint", fix)
     best = modelfile.restore_into(best, raw["best"], path, "checkpoint", fix)
     try:
         progress = Progress(**json.loads(raw["progress"]))
@@ -409,7 +433,7 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     base_key = jax.random.fold_in(make_key(cfg.seed), 2)
     step_fn = compiled_train_step(
         StepConfig(model, make_optimizer(cfg), cfg.augment, cfg.label_smoothing, num_classes,
-                   batch_size), mesh)
+                   batch_size, cfg.ema), mesh)
     predictor = get_predictor(model, cfg.eval_batch_size, mesh)
     val_chunk = chunk_size(len(val_labels), cfg.eval_batch_size, mesh.size)
     val_dev = predictor.put(val_images, val_chunk)
@@ -447,14 +471,17 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
         end = time.perf_counter()
         seconds = end - start
         first_epoch = False
-        variables = {"params": state.params, "batch_stats": state.batch_stats}
-        val_loss, val_acc = _evaluate(predictor, variables, val_dev, val_labels, val_chunk,
-                                      cfg.label_smoothing, num_classes)
+        raw = {"params": state.params, "batch_stats": state.batch_stats}
+        val_loss, val_acc = _evaluate(predictor, _selected(state), val_dev, val_labels,
+                                      val_chunk, cfg.label_smoothing, num_classes)
         record = {
             "epoch": epoch + 1, "loss": float(loss_sum / count), "accuracy": float(correct / count),
             "val_loss": val_loss, "val_accuracy": val_acc, "lr": progress.learning_rate,
             "images_per_s": timed_steps * batch_size / (end - timed_from), "seconds": seconds,
         }
+        if state.ema is not None:  # what the average gains over the raw weights, every epoch
+            record["val_loss_raw"], record["val_accuracy_raw"] = _evaluate(
+                predictor, raw, val_dev, val_labels, val_chunk, cfg.label_smoothing, num_classes)
         bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}",
                         val_acc=f"{val_acc:.3f}", img_s=f"{record['images_per_s']:.0f}")
         bar.close()
@@ -463,9 +490,16 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
         state, best = _update_progress(progress, state, best, val_loss, val_acc, cfg)
         if checkpoint_dir is not None:
             modelfile.save_checkpoint(checkpoint_dir, _checkpoint_tree(
-                state, best, progress, signature, base_key))
-    last = {"params": state.params, "batch_stats": state.batch_stats}
-    return FitResult(modelfile.to_host(best), modelfile.to_host(last), progress.history)
+                state, best, progress, signature))
+    return FitResult(modelfile.to_host(best), modelfile.to_host(_selected(state)),
+                     progress.history)
+
+
+def _selected(state: TrainState) -> dict:
+    """The weights that are evaluated and kept: the moving average when there is one."""
+    if state.ema is not None:
+        return state.ema
+    return {"params": state.params, "batch_stats": state.batch_stats}
 
 
 def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss: float,
@@ -474,7 +508,7 @@ def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss
     if val_acc > progress.best_accuracy:
         progress.best_accuracy, progress.best_epoch = val_acc, progress.epoch
         progress.bad_epochs = 0
-        best = _copy({"params": state.params, "batch_stats": state.batch_stats})
+        best = _copy(_selected(state))
     else:
         progress.bad_epochs += 1
         if progress.bad_epochs >= cfg.patience:
