@@ -24,8 +24,9 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from fer_bench.perf.workload import Workload, uncached
 from fer_bench.registry import PIPELINES
+
+from .perf.workload import Workload, uncached
 
 #: A call slower than this (seconds, measured on a probe call after the warm-up) is timed with
 #: a fixed number of rounds chosen from the time budget instead of pytest-benchmark's
@@ -117,7 +118,7 @@ def measure(benchmark, sizes: Sizes) -> Callable[..., Any]:
     """``measure(work, kind=..., items=None, flops_per_item=None, **info)`` times ``work`` and
     records its details.
 
-    ``work`` is a :class:`~fer_bench.perf.workload.Workload` or a zero-argument callable (then
+    ``work`` is a :class:`~benchmarks.perf.workload.Workload` or a zero-argument callable (then
     ``items`` says how many items one call handles). A warm-up call runs first (compilation,
     caches, lazy imports are not timed), then a probe call (unless the warm-up took over
     :data:`VERY_SLOW_CALL_S`); calls slower than :data:`SLOW_CALL_S` get a fixed number of

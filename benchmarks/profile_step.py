@@ -2,10 +2,10 @@
 
 Usage (from the repository root)::
 
-    XLA_FLAGS=--xla_cpu_enable_xprof_traceme=true python benchmarks/profile_step.py \
+    XLA_FLAGS=--xla_cpu_enable_xprof_traceme=true python -m benchmarks.profile_step \
         mini-xception 32
 
-Builds the step exactly as ``fit`` runs it (:func:`fer_bench.perf.cnn.train_step_workload`,
+Builds the step exactly as ``fit`` runs it (:func:`benchmarks.perf.cnn.train_step_workload`,
 no augmentation, data on the device), runs ``steps`` of it under :func:`jax.profiler.trace`
 and prints the XLA thunks (fusions, dots, convolutions) that took the most time per step, then
 the same grouped by kind (``ynn_fusion`` = YNNPACK dots, ``*_reduce_fusion`` = reductions, ...).
@@ -26,7 +26,7 @@ from pathlib import Path
 def profile(arch: str, batch: int, steps: int, top: int) -> None:
     import jax
 
-    from fer_bench.perf.cnn import train_step_workload
+    from benchmarks.perf.cnn import train_step_workload
 
     work = train_step_workload(arch, batch_size=batch, augment="none")
     for _ in range(3):  # compile and warm up outside the trace

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_bench.perf.cnn import forward_workload, registered_estimator, train_step_workload
-from fer_bench.perf.peak import matmul_workload
 from fer_bench.registry import PIPELINES
+
+from .perf.cnn import forward_workload, registered_estimator, train_step_workload
+from .perf.peak import matmul_workload
 
 DEEP = PIPELINES.names(family="deep")
 REFERENCE = "mini-xception"  # the model with a PyTorch twin in torch_reference.py

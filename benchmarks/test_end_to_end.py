@@ -1,7 +1,7 @@
 """End to end: one 640x480 frame through face detection and mini-Xception on one core.
 
 The frame is processed in a child process pinned to one CPU with every thread pool limited to
-one thread (XLA, OpenCV, OpenMP, OpenBLAS; see :mod:`fer_bench.perf.onecore` for why it must be
+one thread (XLA, OpenCV, OpenMP, OpenBLAS; see :mod:`benchmarks.perf.onecore` for why it must be
 a separate process); each timed call sends it one frame and waits for the answer. Detection
 runs as the demo runs it by default (on a 320-px-wide copy) and at full resolution (as
 ``predict`` does for a photo).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_bench.perf.onecore import OneCoreWorker
+from .perf.onecore import OneCoreWorker
 
 CASES = ((1, 320), (1, 640), (3, 320))
 

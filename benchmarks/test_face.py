@@ -8,7 +8,8 @@ import pytest
 
 from fer_bench.face import FaceStage, detect_faces
 from fer_bench.models import FerModel
-from fer_bench.perf.frames import FACE_COUNTS, FRAME_SIZE, make_frame
+
+from .perf.frames import FACE_COUNTS, FRAME_SIZE, make_clip, make_frame
 
 FRAME = f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}"
 
@@ -55,7 +56,6 @@ def test_follow_face_in_clip(measure, face_px):
     second (items = frames) and the share of frames in which it has the face (the demo's
     target: a face of 50 px or more in >= 95 % of the frames, >= 30 FPS on 2 cores)."""
     from fer_bench.apps.demo import FrameDetector, iou_matrix
-    from fer_bench.perf.frames import make_clip
 
     frames, truth = make_clip(face_px)
     grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]

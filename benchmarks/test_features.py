@@ -10,9 +10,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from fer_bench.perf.workload import uncached
 from fer_bench.pipelines.base import Flatten
 from fer_bench.registry import PIPELINES
+
+from .perf.workload import uncached
 
 #: (registered pipeline, its feature step) pairs.
 EXTRACTORS = (("eigenfaces", "pca"), ("gabor-svm", "gabor"), ("hog-svm", "hog"),

@@ -5,8 +5,8 @@ On FER2013 (when ``$FER_BENCH_BENCH_DATA`` / ``$FER_BENCH_DATA`` holds it) the l
 2k, 4k, 8k, 16k and all 28,709 Training images, scored on PublicTest; otherwise the synthetic
 default with a smaller ladder. Each point is one timed round (fit, then predict the test set;
 quick fits are repeated up to three times within 20 s and the fastest counts) with the fit's
-own seconds, the size, accuracy and prediction time in ``extra_info``;
-``perf-report`` turns them into the scaling table, plot and growth exponents. Deep pipelines
+own seconds, the size, accuracy and prediction time in ``extra_info``; ``python -m
+benchmarks.report`` turns them into the scaling table, plot and growth exponents. Deep pipelines
 train a fixed ``FER_BENCH_SCALING_EPOCHS`` epochs (default 2) at every size.
 ``FER_BENCH_SCALING_PIPELINES=a,b`` restricts the pipelines.
 """
@@ -16,8 +16,9 @@ import os
 
 import pytest
 
-from fer_bench.perf import scaling
 from fer_bench.registry import PIPELINES
+
+from .perf import scaling
 
 ENABLED = os.environ.get("FER_BENCH_SCALING", "") not in ("", "0")
 pytestmark = pytest.mark.skipif(not ENABLED, reason="scaling study: set FER_BENCH_SCALING=1")

@@ -1,14 +1,32 @@
-"""The one place that names every dataset, protocol, pipeline and suite.
+"""The one place that collects every dataset, protocol and pipeline, and names the suites.
 
-Entries point at their implementation as ``"module:attribute"`` so that listing names (the CLI's
-``--help``, ``datasets list``) never imports JAX or scikit-learn. The CLI, the harness, the tests and
-the benchmarks read these tables instead of repeating lists.
+A plug-in is one module. Each dataset loader, protocol and pipeline module declares what it
+provides in a module-level ``PLUGINS`` list of plain literals (name, kind, summary, tags, and for
+a pipeline its family and training budgets), next to the code it names; the registry finds the
+modules of :data:`PLUGIN_PACKAGES` that declare one and reads the declarations with
+:func:`ast.literal_eval`, *without importing them*, the first time a table is used. So listing
+names (the CLI's ``--help``, ``datasets list``) never imports JAX or scikit-learn, and adding a
+pipeline, dataset or protocol touches no other file (CONTRIBUTING.md has a worked example).
+
+A declaration::
+
+    PLUGINS = [{"kind": "pipeline", "name": "hog-svm", "target": "make_hog_svm",
+                "summary": "HOG -> PCA -> RBF SVM", "family": "classical", "order": 60}]
+
+``target`` is the module's factory (pipelines, protocols) or loader (datasets); every other key
+is a tag (see each table's comment below). ``order`` places the entry in listings and tables
+(ascending; omitted: after the built-in ones, by name). The CLI, the harness, the tests and the
+benchmarks read these tables instead of repeating lists.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
+import importlib.util
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
@@ -27,171 +45,169 @@ class Entry:
         return getattr(importlib.import_module(module), attr)
 
 
+#: Packages whose modules (at any depth) may declare plug-ins; ``$FER_BENCH_PLUGINS`` adds
+#: importable packages of one's own (comma-separated names), read the same way.
+PLUGIN_PACKAGES = ("fer_bench.data", "fer_bench.protocols", "fer_bench.pipelines")
+PLUGINS_ENV = "FER_BENCH_PLUGINS"
+KINDS = ("dataset", "protocol", "pipeline")
+_DEFAULT_ORDER = 10_000
+
+
 class Registry:
-    """An ordered table of :class:`Entry` by name."""
+    """An ordered table of :class:`Entry` by name, filled from the plug-in declarations on
+    first use (:func:`collect`); :meth:`add` registers one more (e.g. from a test)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._entries: dict[str, Entry] = {}
+        self._entries: dict[str, Entry] | None = None
+        self._added: list[Entry] = []
+
+    def _table(self) -> dict[str, Entry]:
+        if self._entries is None:
+            entries = [*collect()[self.kind], *self._added]
+            self._entries = {}
+            for entry in entries:
+                self._put(entry)
+        return self._entries
+
+    def _put(self, entry: Entry) -> None:
+        assert self._entries is not None
+        if entry.name in self._entries:
+            raise ValueError(f"{self.kind} {entry.name!r} registered twice "
+                             f"({self._entries[entry.name].target} and {entry.target})")
+        self._entries[entry.name] = entry
 
     def add(self, name: str, target: str, summary: str, **tags: Any) -> None:
-        if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} registered twice")
-        self._entries[name] = Entry(name, target, summary, tags)
+        """Register ``name`` -> ``"module:attribute"`` after the declared entries."""
+        entry = Entry(name, target, summary, tags)
+        if self._entries is not None:
+            self._put(entry)
+        self._added.append(entry)
 
     def get(self, name: str) -> Entry:
+        table = self._table()
         try:
-            return self._entries[name]
+            return table[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._entries, n=3)
+            close = difflib.get_close_matches(name, table, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(
-                f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self._entries)})"
+                f"unknown {self.kind} {name!r}{hint} (known: {', '.join(table)})"
             ) from None
 
     def names(self, **tags: Any) -> list[str]:
         """Registered names, optionally only those whose tags match all of ``tags``."""
         return [
-            e.name for e in self._entries.values()
+            e.name for e in self._table().values()
             if all(e.tags.get(k) == v for k, v in tags.items())
         ]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._table()
 
     def __iter__(self) -> Iterator[Entry]:
-        return iter(self._entries.values())
+        return iter(list(self._table().values()))
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._table())
 
 
+def _package_files(package: str) -> list[tuple[str, Path]]:
+    """``(module name, path)`` of every module under ``package``, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    out = []
+    for root in map(Path, spec.submodule_search_locations):
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out.append((".".join((package, *parts)), path))
+    return out
+
+
+def read_declarations(path: Path) -> list[dict[str, Any]] | None:
+    """The ``PLUGINS`` literal of the module at ``path`` (None when it declares none)."""
+    source = path.read_text(encoding="utf-8")
+    if "PLUGINS" not in source:  # most modules: skip the parse
+        return None
+    for node in ast.parse(source, str(path)).body:
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) and node.value else [])
+        if any(isinstance(t, ast.Name) and t.id == "PLUGINS" for t in targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise ValueError(f"{path}: PLUGINS must be a list of plain literals "
+                                 f"(dicts, lists, strings, numbers; {exc})") from None
+            if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
+                raise ValueError(f"{path}: PLUGINS must be a list of dicts")
+            return value
+    return None
+
+
+def _entry(module: str, path: Path, decl: dict[str, Any]) -> tuple[str, Entry]:
+    decl = dict(decl)
+    try:
+        kind, name, target = decl.pop("kind"), decl.pop("name"), decl.pop("target")
+    except KeyError as exc:
+        raise ValueError(f"{path}: a PLUGINS entry lacks {exc}") from None
+    if kind not in KINDS:
+        raise ValueError(f"{path}: {name!r} has kind {kind!r}; use one of {', '.join(KINDS)}")
+    for key in ("subdirs", "datasets"):  # tuples in the tags, as code compares them
+        if isinstance(decl.get(key), list):
+            decl[key] = tuple(decl[key])
+    return kind, Entry(name, f"{module}:{target}", decl.pop("summary", ""), decl)
+
+
+_COLLECTED: dict[str, list[Entry]] | None = None
+
+
+def collect() -> dict[str, list[Entry]]:
+    """Every declared entry of :data:`PLUGIN_PACKAGES` by kind, in ``order`` (then name)."""
+    global _COLLECTED
+    if _COLLECTED is None:
+        found: dict[str, list[tuple[Any, str, Entry]]] = {k: [] for k in KINDS}
+        extra = [p.strip() for p in os.environ.get(PLUGINS_ENV, "").split(",") if p.strip()]
+        for package in (*PLUGIN_PACKAGES, *extra):
+            files = _package_files(package)
+            if not files and package in extra:
+                raise ValueError(f"${PLUGINS_ENV}: no importable package {package!r}; put its "
+                                 "folder on PYTHONPATH or fix the name")
+            for module, path in files:
+                for decl in read_declarations(path) or ():
+                    kind, entry = _entry(module, path, decl)
+                    order = entry.tags.pop("order", _DEFAULT_ORDER)
+                    found[kind].append((order, entry.name, entry))
+        _COLLECTED = {k: [e for _, _, e in sorted(v, key=lambda t: t[:2])]
+                      for k, v in found.items()}
+    return _COLLECTED
+
+
+def reload() -> None:
+    """Read the declarations again on next use (after ``$FER_BENCH_PLUGINS`` changed, or a
+    plug-in file was added in a running interpreter)."""
+    global _COLLECTED
+    _COLLECTED = None
+    for table in (DATASETS, PROTOCOLS, PIPELINES):
+        table._entries = None
+
+
+#: Datasets: ``loader(root: Path | None, **options) -> FaceDataset``. Tags: ``subdirs`` (where
+#: under a data root it lives), ``builtin`` (needs no files), ``by_path`` (named
+#: ``NAME:PATH``), ``pipeline_params`` (pipeline parameters it sets, by family or pipeline name).
 DATASETS = Registry("dataset")
+#: Protocols: ``factory(**options) -> Protocol``. Tags: ``datasets`` (the ones it reports; None:
+#: any), ``fixed_split`` (the dataset's own published split: a cross-dataset job training on
+#: that dataset scores this protocol's model, see fer_bench.harness.models.model_source),
+#: ``by_pair`` (named ``NAME:TRAIN->TEST``).
 PROTOCOLS = Registry("protocol")
+#: Pipelines: ``factory(**params) -> scikit-learn estimator`` on (N, 48, 48) uint8 faces. Tags:
+#: ``family`` (classical, hybrid, deep), ``budgets`` (its own training budgets, see
+#: :data:`BUDGETS`), ``reads_model`` (reuses a trained model file), ``published`` (the accuracy
+#: (%) its authors report on FER2013 PrivateTest and where, shown beside the headline).
 PIPELINES = Registry("pipeline")
-
-# --- datasets: loader(root: Path | None, **options) -> FaceDataset ---------------------------
-DATASETS.add(
-    "fer2013", "fer_bench.data.fer2013:load", "FER2013 (image-folder release or fer2013.csv)",
-    subdirs=("fer2013",), splits=("Training", "PublicTest", "PrivateTest"),
-)
-DATASETS.add(
-    "ckplus", "fer_bench.data.ckplus:load", "CK+ (CK+48 crops or the original release)",
-    subdirs=("ckplus48", "ckplus"),
-)
-DATASETS.add(
-    "jaffe", "fer_bench.data.jaffe:load", "JAFFE (original release, KA.AN1.39.tiff names)",
-    subdirs=("jaffe",),
-)
-DATASETS.add(
-    "synthetic", "fer_bench.data.synthetic:load", "Built-in procedurally rendered faces",
-    subdirs=(), builtin=True,
-    # CNN budgets that keep `run --suite all` on the default within minutes on 2 cores.
-    pipeline_params={"deep": {"epochs": 6}, "vgg-fer": {"epochs": 3}},
-)
-DATASETS.add(
-    "folder", "fer_bench.data.folder:load",
-    "Any <class>/<image> tree or flat folder + labels.csv; name it folder:PATH",
-    subdirs=(), by_path=True,
-)
-
-# --- protocols: factory(**options) -> Protocol ---------------------------------------------
-# ``fixed_split``: the dataset's own published split; a cross-dataset job training on that
-# dataset scores this protocol's model (see fer_bench.harness.models.model_source).
-PROTOCOLS.add(
-    "fer2013-official", "fer_bench.protocols.official:fer2013_official",
-    "fit Training, select on PublicTest, report PrivateTest", datasets=("fer2013",),
-    fixed_split=True,
-)
-PROTOCOLS.add(
-    "ckplus-10fold", "fer_bench.protocols.kfold:ckplus_10fold",
-    "10 subject-independent stratified folds", datasets=("ckplus",),
-)
-PROTOCOLS.add(
-    "jaffe-10fold", "fer_bench.protocols.kfold:jaffe_10fold",
-    "10 subject-independent stratified folds", datasets=("jaffe",),
-)
-PROTOCOLS.add(
-    "jaffe-loso", "fer_bench.protocols.kfold:jaffe_loso",
-    "leave one subject out", datasets=("jaffe",),
-)
-PROTOCOLS.add(
-    "synthetic-holdout", "fer_bench.protocols.official:synthetic_holdout",
-    "the synthetic default's train / val / test split", datasets=("synthetic",),
-    fixed_split=True,
-)
-PROTOCOLS.add(
-    "kfold", "fer_bench.protocols.kfold:generic_kfold",
-    "10 stratified folds, subject-independent where subjects are known (any dataset)",
-    datasets=None,
-)
-PROTOCOLS.add(
-    "cross", "fer_bench.protocols.cross:cross_dataset",
-    "fit on all of one dataset, test on all of another: name it cross:TRAIN->TEST",
-    datasets=None, by_pair=True,
-)
-
-# --- pipelines: factory(**params) -> scikit-learn estimator on (N, 48, 48) uint8 faces ------
-# ``published``: the accuracy (%) the architecture's authors report on FER2013 PrivateTest and
-# where, shown beside the headline so a reader sees which figures are budget-limited.
-PIPELINES.add(
-    "pca-logreg", "fer_bench.pipelines.baseline:make_pca_logreg",
-    "pixels -> PCA -> logistic regression (the baseline)", family="classical",
-)
-PIPELINES.add(
-    "eigenfaces", "fer_bench.pipelines.classical:make_eigenfaces",
-    "pixels -> whitened PCA -> RBF SVM", family="classical",
-)
-PIPELINES.add(
-    "eigenfaces-knn", "fer_bench.pipelines.classical:make_eigenfaces_knn",
-    "pixels -> whitened PCA -> nearest neighbour", family="classical",
-)
-PIPELINES.add(
-    "fisherfaces", "fer_bench.pipelines.classical:make_fisherfaces",
-    "pixels -> PCA -> LDA", family="classical",
-)
-PIPELINES.add(
-    "gabor-svm", "fer_bench.pipelines.classical:make_gabor_svm",
-    "Gabor bank magnitudes pooled on a grid -> PCA -> RBF SVM", family="classical",
-)
-PIPELINES.add(
-    "hog-svm", "fer_bench.pipelines.classical:make_hog_svm",
-    "HOG -> PCA -> RBF SVM", family="classical",
-)
-PIPELINES.add(
-    "lbp-svm", "fer_bench.pipelines.classical:make_lbp_svm",
-    "uniform LBP histograms on a grid -> SVM", family="classical",
-)
-PIPELINES.add(
-    "fusion-svm", "fer_bench.pipelines.classical:make_fusion_svm",
-    "HOG + Gabor + LBP features -> PCA -> RBF SVM", family="classical",
-)
-PIPELINES.add(
-    "cnn-svm", "fer_bench.pipelines.hybrid:make_cnn_svm",
-    "a trained CNN's penultimate features -> RBF SVM (by default the bundled FER2013 "
-    "mini-Xception's)", family="hybrid", reads_model=True,
-)
-PIPELINES.add(
-    "ensemble", "fer_bench.pipelines.ensemble:make_ensemble",
-    "late fusion of a trained CNN's and fusion-svm's calibrated probabilities, the CNN's "
-    "weight chosen on the validation split (by default the bundled FER2013 mini-Xception's)",
-    family="hybrid", reads_model=True,
-)
-PIPELINES.add(
-    "little-vgg", "fer_bench.pipelines.deep.estimator:make_little_vgg",
-    "the thesis's little-VGG CNN (JAX/Flax)", family="deep",
-    published=(65.5, "the thesis, 25 epochs at batch 32"),
-)
-PIPELINES.add(
-    "mini-xception", "fer_bench.pipelines.deep.estimator:make_mini_xception",
-    "the thesis's mini-Xception residual CNN (JAX/Flax)", family="deep",
-    published=(66.0, "Arriaga et al. 2017"),
-)
-PIPELINES.add(
-    "vgg-fer", "fer_bench.pipelines.deep.estimator:make_vgg_fer",
-    "the strongest CNN here: a VGG-style net after Khaireddin & Chen 2021 (JAX/Flax)",
-    family="deep", published=(73.28, "Khaireddin & Chen 2021, on a GPU budget"),
-)
 
 #: Named selections of pipelines and protocols the harness runs; ``"*"`` means every
 #: registered pipeline of the family and every protocol whose dataset is available.
@@ -207,9 +223,11 @@ SUITES: dict[str, dict[str, Any]] = {
 
 
 # --- CNN training budgets: ``run --budget NAME`` ---------------------------------------------
-#: Constructor parameters a budget gives the deep pipelines, by training dataset and then by
-#: family or pipeline name (the name wins); ``--param`` overrides them. ``full`` keeps each
-#: factory's published schedule (tens to hundreds of epochs: hours on a GPU, days on a CPU).
+#: The parameters a budget gives a pipeline, by its training dataset: the pipeline's own
+#: ``budgets`` declaration (``{budget: {dataset: params}}``) where it has one for that budget
+#: and dataset, else its family's entry here (``BUDGETS[budget][dataset][family]``), so a new
+#: CNN gets a sane CPU budget without declaring one; ``--param`` overrides both. ``full`` keeps
+#: each factory's published schedule (tens to hundreds of epochs: hours on a GPU, days on a CPU).
 #: ``cpu`` caps the epochs so that the deep half of ``run --suite all`` on FER2013 + CK+ takes
 #: about 1.25 hours on 2 CPU cores (mini-Xception ~90 s, little-VGG ~330 s, vgg-fer ~620 s per
 #: FER2013 epoch there) and drops vgg-fer's ten-crop averaging (ten forward passes per test
@@ -219,25 +237,23 @@ SUITES: dict[str, dict[str, Any]] = {
 #: training budget): the epochs that fit, under a cosine learning-rate decay over them, which
 #: suits a fixed budget better than waiting for plateaus; smaller sets get ``cpu``'s schedule.
 #: ``run`` picks ``full`` when JAX sees an accelerator and ``cpu`` otherwise (``--budget auto``).
-_CPU_SMALL_SET = {"deep": {"epochs": 15}, "little-vgg": {"epochs": 6},
-                  "vgg-fer": {"epochs": 3, "tta": None}}  # a few hundred training images
+_CPU_SMALL_SET = {"deep": {"epochs": 15}}  # a few hundred training images
 BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "full": {},
-    "cpu": {
-        "fer2013": {"mini-xception": {"epochs": 5}, "little-vgg": {"epochs": 1},
-                    "vgg-fer": {"epochs": 1, "tta": None}},
-        "ckplus": _CPU_SMALL_SET,
-        "jaffe": _CPU_SMALL_SET,
-    },
-    "cpu-2h": {
-        "fer2013": {"mini-xception": {"epochs": 90, "lr_schedule": "cosine", "ema": 0.999,
-                                      "tta": "auto"},
-                    "little-vgg": {"epochs": 22, "lr_schedule": "cosine"},
-                    "vgg-fer": {"epochs": 10, "lr_schedule": "cosine", "tta": None}},
-        "ckplus": _CPU_SMALL_SET,
-        "jaffe": _CPU_SMALL_SET,
-    },
+    "cpu": {"fer2013": {"deep": {"epochs": 5}}, "ckplus": _CPU_SMALL_SET,
+            "jaffe": _CPU_SMALL_SET},
+    "cpu-2h": {"fer2013": {"deep": {"epochs": 20, "lr_schedule": "cosine"}},
+               "ckplus": _CPU_SMALL_SET, "jaffe": _CPU_SMALL_SET},
 }
+
+
+def budget_for(budget: str, dataset: str, pipeline: str) -> dict[str, Any]:
+    """What ``budget`` gives ``pipeline`` training on ``dataset`` (see :data:`BUDGETS`)."""
+    entry = PIPELINES.get(pipeline)
+    own = entry.tags.get("budgets", {}).get(budget, {})
+    if dataset in own:
+        return dict(own[dataset])
+    return dict(BUDGETS[budget].get(dataset, {}).get(entry.tags.get("family"), {}))
 
 
 #: Pipeline constructor arguments that change where a run keeps things, how much it prints or

@@ -246,7 +246,7 @@ def make_constant(random_state: int = 0) -> Constant:
 def register_pipeline(monkeypatch, name: str, target: str) -> None:
     """Register the test-only pipeline factory ``target`` (``"module:attr"``) as ``name``."""
     entry = Entry(name, target, "test-only pipeline", {"family": "classical"})
-    monkeypatch.setitem(PIPELINES._entries, name, entry)
+    monkeypatch.setitem(PIPELINES._table(), name, entry)
 
 
 def cache_entries() -> list[Path]:

@@ -308,7 +308,7 @@ def test_frame_detector_maps_boxes_back_to_the_frame():
 def test_frame_detector_follows_a_small_face_through_a_clip():
     """A 50-px face: found at reduced size, then followed at full size in nearly every frame
     (one pass at 320 px found it in none), and nothing else is taken for a face."""
-    from fer_bench.perf.frames import make_clip
+    from benchmarks.perf.frames import make_clip
 
     frames, truth = make_clip(50)  # 120 frames, 4 s at 30 FPS
     detector = FrameDetector()

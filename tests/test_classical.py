@@ -102,11 +102,12 @@ def test_grid_mean_and_edges():
 
 def test_hog_shapes(faces):
     X = faces[0][:5]
-    assert HogFeatures(cell_sizes=(6,), cache=False).transform(X).shape == (5, 7 * 7 * 4 * 9)
-    both = HogFeatures(cell_sizes=(6, 8), cache=False).transform(X)
-    assert both.shape == (5, 7 * 7 * 36 + 5 * 5 * 36)
+    assert HogFeatures(cell_sizes=(6,), orientations=9, signed=False,
+                       cache=False).transform(X).shape == (5, 7 * 7 * 4 * 9)
+    both = HogFeatures(cell_sizes=(6, 8), cache=False).transform(X)  # 18 signed bins
+    assert both.shape == (5, 7 * 7 * 72 + 5 * 5 * 72)
     odd = HogFeatures(cell_sizes=(8,), cache=False).transform(np.zeros((2, 50, 45), np.uint8))
-    assert odd.shape == (2, 5 * 4 * 36) and np.isfinite(odd).all()
+    assert odd.shape == (2, 5 * 4 * 72) and np.isfinite(odd).all()
     with pytest.raises(ValueError, match="do not fit"):
         HogFeatures(cell_sizes=(30,), cache=False).transform(X)
 

@@ -1,6 +1,7 @@
 """The CNN architectures, the fast layer formulations and the on-device augmentation."""
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import jax
@@ -11,6 +12,7 @@ from flax import linen as nn
 
 from fer_bench.pipelines.deep import input_pipeline as ip
 from fer_bench.pipelines.deep import layers
+from fer_bench.pipelines.deep import models, transfer
 from fer_bench.pipelines.deep.models import ARCHITECTURES, build_model, count_params, init_variables
 
 
@@ -45,6 +47,96 @@ def test_parameter_counts():
 def test_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="mini-xception"):
         build_model("resnet", 7)
+
+
+#: Per architecture (7 classes): parameter count, number of variables, a digest of every
+#: variable's path, shape and dtype, and the classifier's name. Model files and checkpoints
+#: store weights under these paths: a change here makes every saved CNN unreadable.
+TREES = {
+    "little-vgg": (1_325_991, 62, "dc54427574e515d7", "Dense_2"),
+    "mini-xception": (56_951, 80, "a69113c63d53200e", "Conv_6"),
+    "vgg-fer": (3_589_367, 46, "abaaff7c612e2a82", "Dense_2"),
+}
+
+
+def _tree_digest(variables) -> tuple[int, str]:
+    leaves = jax.tree_util.tree_flatten_with_path(variables)[0]
+    rows = [f"{jax.tree_util.keystr(path)}:{leaf.shape}:{np.dtype(leaf.dtype).str}"
+            for path, leaf in leaves]
+    return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("arch", sorted(TREES))
+def test_variable_trees_are_those_saved_models_hold(arch):
+    variables, _ = _shapes(arch, 7)
+    count, leaves, digest, head = TREES[arch]
+    assert count_params(variables["params"]) == count
+    assert _tree_digest(variables) == (leaves, digest)
+    assert transfer.head_name(build_model(arch, 7)) == head
+    # The classifier is the one layer whose shapes follow the number of classes.
+    three = _shapes(arch, 3)[0]["params"]
+    assert [name for name in variables["params"] if jax.tree_util.tree_map(
+        jnp.shape, three[name]) != jax.tree_util.tree_map(jnp.shape, variables["params"][name])
+    ] == [head]
+
+
+#: The first image's logits of the seeded (seed 0) networks on a fixed batch, as computed before
+#: little-VGG and vgg-fer became variants of one VGG module.
+LOGITS = {
+    "little-vgg": [-0.26888, 1.03114, 6.0012, -0.44358, -1.40062, -7.05168, 6.88796],
+    "mini-xception": [0.61563, 0.35235, 0.42383, 0.62903, 0.61464, 0.62465, 0.83594],
+    "vgg-fer": [1.03025, -2.27181, -0.34851, 1.42325, -2.49752, -0.29141, -2.55954],
+}
+FEATURE_WIDTHS = {"little-vgg": 64, "mini-xception": 128, "vgg-fer": 256}
+
+
+@pytest.mark.slow  # initialises and runs the three real networks (~10 s on 2 cores)
+@pytest.mark.parametrize("arch", sorted(LOGITS))
+def test_seeded_forward_pass_and_features_are_unchanged(arch):
+    x = jnp.asarray(np.random.default_rng(0).random((4, 48, 48, 1)), jnp.float32)
+    model = build_model(arch, 7)
+    variables = jax.jit(partial(init_variables, model, 0))()
+    logits, sown = jax.jit(partial(model.apply, train=False, mutable=[models.FEATURES]))(
+        variables, x)
+    np.testing.assert_allclose(logits[0], LOGITS[arch], rtol=1e-4, atol=1e-4)
+    assert sown[models.FEATURES]["features"][0].shape == (4, FEATURE_WIDTHS[arch])
+
+
+def test_vgg_variants_are_one_module():
+    little, fer = build_model("little-vgg", 7), build_model("vgg-fer", 7)
+    assert type(little) is type(fer) is models.VGG
+    assert little == models.VGG(num_classes=7, **ARCHITECTURES["little-vgg"].keywords)
+    assert little.widths == (32, 64, 128, 256) and fer.widths == (48, 96, 192, 384)
+
+
+class _Plain(nn.Module):
+    """A network with neither dtype nor impl: the smallest one the convention allows."""
+
+    num_classes: int = 7
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return nn.Dense(self.num_classes, name=models.HEAD)(x.reshape(x.shape[0], -1))
+
+
+class _NoClasses(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return nn.Dense(7)(x.reshape(x.shape[0], -1))
+
+
+def test_build_model_passes_only_what_a_network_declares(monkeypatch):
+    monkeypatch.setitem(ARCHITECTURES, "plain", _Plain)
+    monkeypatch.setitem(ARCHITECTURES, "no-classes", _NoClasses)
+    assert build_model("plain", 3) == _Plain(num_classes=3)
+    assert build_model("plain", 3, jnp.dtype("float32")) == _Plain(num_classes=3)
+    with pytest.raises(ValueError, match="'plain' has no impl setting.*impl='lax'"):
+        build_model("plain", 3, impl="lax")
+    with pytest.raises(ValueError, match="'plain' has no dtype setting"):
+        build_model("plain", 3, jnp.bfloat16)
+    with pytest.raises(ValueError, match="'no-classes' takes no num_classes"):
+        build_model("no-classes", 3)
+    assert build_model("vgg-fer", 3, impl="lax").impl == "lax"
 
 
 def _rand(shape, seed):

@@ -16,19 +16,20 @@ from flax import linen as nn
 from flax import serialization
 from sklearn.base import clone
 
-from fer_bench.errors import FerBenchError
-from fer_bench.pipelines.base import accepts_validation
+from fer_bench.errors import FerBenchError, ImageError
+from fer_bench.pipelines.base import accepts_validation, check_images
 from fer_bench import modelfile as ckpt
 from fer_bench.models import FerModel, load_model, save_model
 from fer_bench.pipelines.deep import (
     CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer,
 )
-from fer_bench.pipelines.deep import models, train
+from fer_bench.pipelines.deep import models, train, transfer
 from fer_bench.pipelines.deep.layers import Conv, max_pool_2x2
 
 
 class TinyCNN(nn.Module):
-    """Conv -> BN -> ReLU -> pool -> dropout -> dense: every kind of state the trainer handles."""
+    """Conv -> BN -> ReLU -> pool -> dropout -> dense: every kind of state the trainer handles.
+    Its classifier has the conventional name (:data:`~fer_bench.pipelines.deep.models.HEAD`)."""
 
     num_classes: int = 7
     dtype: Any = jnp.float32
@@ -42,7 +43,7 @@ class TinyCNN(nn.Module):
         x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
         x = max_pool_2x2(x).reshape(x.shape[0], -1)
         x = nn.Dropout(0.1, deterministic=not train)(x)
-        return nn.Dense(self.num_classes)(x).astype(jnp.float32)
+        return nn.Dense(self.num_classes, name=models.HEAD)(x).astype(jnp.float32)
 
 
 @pytest.fixture(autouse=True)
@@ -249,8 +250,8 @@ def test_init_from_copies_all_but_the_classifier(tmp_path):
     frozen = dict(epochs=1, learning_rate=0.0)  # a zero rate keeps the starting weights
     started = tiny(init_from=path, **frozen).fit(X2, y2, Xv2, yv2)
     fresh = tiny(**frozen).fit(X2, y2, Xv2, yv2)
-    head = list(started.variables_["params"])[-1]
-    assert head == "Dense_0"
+    head = transfer.head_name(TinyCNN())
+    assert head == "head" and head in started.variables_["params"]
     for name, layer in started.variables_["params"].items():
         expected = (fresh if name == head else source).variables_["params"][name]
         _assert_trees_equal(layer, expected)
@@ -269,18 +270,51 @@ def test_init_from_copies_all_but_the_classifier(tmp_path):
 
 
 def test_transfer_refuses_another_width():
-    from fer_bench.pipelines.deep.transfer import transfer_backbone
-
     fresh = {"params": {"Conv_0": {"kernel": np.zeros((3, 3, 1, 4))},
                         "Dense_0": {"kernel": np.zeros((4, 2))}}, "batch_stats": {}}
     wide = {"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 8))},
                        "Dense_0": {"kernel": np.ones((8, 7))}}, "batch_stats": {}}
     with pytest.raises(FerBenchError, match=r"Conv_0 has shape \(3, 3, 1, 8\)"):
-        transfer_backbone(fresh, wide)
-    out = transfer_backbone(fresh, {"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 4))}},
-                                    "batch_stats": {}})
+        transfer.transfer_backbone(fresh, wide, "Dense_0")
+    out = transfer.transfer_backbone(
+        fresh, {"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 4))}}, "batch_stats": {}},
+        "Dense_0")
     assert out["params"]["Conv_0"]["kernel"].sum() == 36
     assert out["params"]["Dense_0"]["kernel"].sum() == 0
+
+
+def test_transfer_finds_the_declared_classifier_not_the_last_layer():
+    # mini-Xception's classifier was created last, but jit returns the variables sorted by
+    # name: "the last layer" was SeparableConv3x3_7, so the FER2013 classifier was carried over
+    # whenever the class counts matched. Its declared head leaves the classifier fresh.
+    fresh = jax.jit(lambda: models.init_variables(models.build_model("mini-xception", 3)))()
+    source = jax.jit(lambda: models.init_variables(models.build_model("mini-xception", 7), 1))()
+    assert list(fresh["params"])[-1] == "SeparableConv3x3_7"
+    head = transfer.head_name(models.build_model("mini-xception", 3))
+    out = transfer.transfer_backbone(fresh, source, head)  # 7 -> 3 classes: only head differs
+    _assert_trees_equal(out["params"][head], fresh["params"][head])
+    for collection in ("params", "batch_stats"):
+        for name in set(source[collection]) - {head}:
+            _assert_trees_equal(out[collection][name], source[collection][name])
+
+    class Calibrated(nn.Module):  # a learnt temperature after the classifier: not last
+        num_classes: int = 3
+
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            x = nn.relu(nn.Dense(4)(x.reshape(x.shape[0], -1)))
+            x = nn.Dense(self.num_classes, name=models.HEAD)(x)
+            return x / self.param("temperature", nn.initializers.ones, ())
+
+    fresh = models.init_variables(Calibrated())
+    assert list(fresh["params"]) == ["Dense_0", "head", "temperature"]
+    source = jax.tree_util.tree_map(lambda a: a + 1, fresh)
+    out = transfer.transfer_backbone(fresh, source, transfer.head_name(Calibrated()))
+    for name in ("Dense_0", "temperature"):
+        _assert_trees_equal(out["params"][name], source["params"][name])
+    _assert_trees_equal(out["params"]["head"], fresh["params"]["head"])
+    with pytest.raises(FerBenchError, match="no classifier layer 'Dense_9'.*head attribute"):
+        transfer.transfer_backbone(fresh, source, "Dense_9")
 
 
 def test_fit_without_validation_holds_out_a_stratified_split():
@@ -301,6 +335,34 @@ def test_string_labels_and_label_space_errors():
 def test_bad_image_shape_is_a_clear_error(bad):
     with pytest.raises(FerBenchError, match="48"):
         tiny().fit(bad, np.zeros(4, int))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((0, 48, 48), np.uint8), "X holds no images; pass at least one face crop"),
+    (np.zeros((2, 48, 48), bool), "X has dtype bool, expected uint8 pixels .*to_gray_uint8"),
+    (np.zeros((2, 48, 48), np.complex64), "X has dtype complex64, .*to_gray_uint8"),
+    (np.zeros((2, 48, 48, 3), np.uint8), r"X has shape \(2, 48, 48, 3\), .*FaceStage"),
+])
+def test_image_checks_are_the_contracts_one_line_errors(bad, message):
+    # The one check every pipeline shares (fer_bench.pipelines.base.check_images): a
+    # FerBenchError for the CLI and a ValueError for scikit-learn callers, naming the fix.
+    with pytest.raises(ImageError, match=message) as exc:
+        tiny().fit(bad, np.zeros(len(bad), int))
+    assert isinstance(exc.value, ValueError) and "\n" not in str(exc.value)
+
+
+def test_image_check_converts_like_the_feature_extractors():
+    values = np.random.default_rng(0).random((3, 48, 48)) * 300 - 20  # rounded, clipped
+    expected = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(check_images(values, size=48), expected)
+    np.testing.assert_array_equal(check_images(expected[..., None], size=48), expected)
+    assert check_images(expected) is expected  # valid input passes uncopied
+    assert check_images(expected[:, :20, :30]).shape == (3, 20, 30)  # any size unless asked
+    with pytest.raises(ImageError, match=r"expected \(N, 48, 48\) .*resizes them to 48x48"):
+        check_images(expected[:, :20, :30], "X_val", 48)
+    est = tiny(epochs=1).fit(X_TRAIN, Y_TRAIN, X_VAL, Y_VAL)
+    np.testing.assert_array_equal(est.predict_proba(X_VAL[:4].astype(np.float64) + 0.4),
+                                  est.predict_proba(X_VAL[:4]))
 
 
 def test_tta_predictions():
@@ -391,3 +453,10 @@ def test_corrupt_cnn_weights_give_clear_errors(tmp_path):
         with pytest.raises(FerBenchError, match=str(path)) as info:
             load_model(path)
         assert "\n" not in str(info.value)
+
+
+def test_transfer_version_is_in_the_job_config():
+    from fer_bench.harness import jobs
+    from fer_bench.pipelines.deep import transfer
+
+    assert jobs.TRANSFER_VERSION == transfer.TRANSFER_VERSION

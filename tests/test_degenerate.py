@@ -163,12 +163,12 @@ def test_a_constant_pipeline_run_is_flagged_in_its_record_and_every_table(tmp_pa
         assert all("⚠" in row for row in rows(text, "constant"))
         assert not any("⚠" in row for row in rows(text, "pca-logreg"))
         assert text.count("⚠ degenerate: ") == n_tables
-    [report] = out.glob("report_constant_*.md")
+    [report] = out.glob("*/constant*.md")  # the protocol's folder of reports
     text = report.read_text()
     assert "## Degenerate runs" in text and m["degenerate_reasons"][0] in text
 
     # a record written before the flag existed is judged by the reports all the same
-    before = {p.name: p.read_text() for p in out.glob("*.md")}
+    before = {p: p.read_text() for p in out.rglob("*.md")}
     lines = (out / "records.jsonl").read_text().splitlines()
     old = []
     for line in lines:
@@ -178,4 +178,4 @@ def test_a_constant_pipeline_run_is_flagged_in_its_record_and_every_table(tmp_pa
         old.append(json.dumps(r))
     (out / "records.jsonl").write_text("\n".join(old) + "\n")
     write_reports(out, plots=False)
-    assert {p.name: p.read_text() for p in out.glob("*.md")} == before
+    assert {p: p.read_text() for p in out.rglob("*.md")} == before

@@ -12,7 +12,8 @@ from fer_bench.data import folder, load_dataset
 from fer_bench.data.cache import fingerprint, key_for
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import DataError, DatasetNotFound
-from fer_bench.harness.jobs import expand_jobs, parse_assignments, resolve_selection
+from fer_bench.harness.jobs import expand_jobs, resolve_selection
+from fer_bench.harness.params import parse_assignments
 
 
 

@@ -11,7 +11,8 @@ from fakes import face, write_image
 from fer_bench.errors import FerBenchError, ModelFileError
 from fer_bench.face import framing
 from fer_bench.face.stage import FaceStage, square_around
-from fer_bench.harness.jobs import expand_jobs, face_params, resolve_selection
+from fer_bench.harness.jobs import expand_jobs, resolve_selection
+from fer_bench.harness.params import face_params
 from fer_bench.harness.runner import execute_jobs
 
 #: The fake cascade's box: this fraction of the upscaled crop, centred this far below its centre.

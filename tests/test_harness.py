@@ -18,9 +18,9 @@ from fer_bench.harness import data as jobdata
 from fer_bench.harness.execute import tta_accuracies
 from fer_bench.harness.fit import starting_weights
 from fer_bench.harness.prepare import stratified_subsample
-from fer_bench.harness.jobs import (
-    Job, ProtocolSpec, budget_params, expand_jobs, parse_assignments, pipeline_params,
-    resolve_budget, resolve_selection,
+from fer_bench.harness.jobs import Job, ProtocolSpec, expand_jobs, resolve_selection
+from fer_bench.harness.params import (
+    budget_params, parse_assignments, pipeline_params, resolve_budget,
 )
 from fer_bench.pipelines.baseline import make_pca_logreg
 from fer_bench.registry import BUDGETS, PIPELINES
@@ -159,16 +159,16 @@ def test_budgets_set_cnn_epochs_by_training_dataset():
 def test_resolve_budget_only_for_deep_runs(monkeypatch):
     import jax
 
-    from fer_bench.harness import jobs
+    from fer_bench.harness import params
 
     # the child-process probe agrees with JAX in this process
-    assert jobs.accelerator_present() == (jax.default_backend() != "cpu")
-    monkeypatch.setattr(jobs, "accelerator_present", lambda: True)
+    assert params.accelerator_present() == (jax.default_backend() != "cpu")
+    monkeypatch.setattr(params, "accelerator_present", lambda: True)
     assert resolve_budget("auto", ["mini-xception", "hog-svm"]) == "full"
     assert resolve_budget("cpu", ["mini-xception"]) == "cpu"
-    monkeypatch.setattr(jobs, "accelerator_present", lambda: False)
+    monkeypatch.setattr(params, "accelerator_present", lambda: False)
     assert resolve_budget("auto", ["mini-xception"]) == "cpu"
-    monkeypatch.setattr(jobs, "accelerator_present", lambda: pytest.fail("probed"))
+    monkeypatch.setattr(params, "accelerator_present", lambda: pytest.fail("probed"))
     assert resolve_budget("auto", ["hog-svm", "pca-logreg"]) is None  # no CNN: no probe
 
 

@@ -17,10 +17,12 @@ from fakes import register_pipeline, write_image
 from fer_bench.errors import FerBenchError
 from fer_bench.face.stage import FaceStage, output_params
 from fer_bench.harness.execute import count_no_face_wrong, run_job, tta_accuracies
-from fer_bench.harness.jobs import expand_jobs, face_params, resolve_selection
+from fer_bench.harness.jobs import expand_jobs, resolve_selection
+from fer_bench.harness.params import face_params
 from fer_bench.metrics import classification_metrics
 from fer_bench.reports.aggregate import group
-from fer_bench.reports.tables import render_classification_report, render_cross
+from fer_bench.reports.classification_report import render_classification_report
+from fer_bench.reports.cross_dataset_page import render_cross
 
 FIXTURE = Path(__file__).parent / "fixtures" / "records.jsonl"
 CLASSES = ("angry", "happy", "sad")  # view order of the shared classes

@@ -1,5 +1,6 @@
-"""The performance report (``perf-report``): reading pytest-benchmark JSON, the derived figures
-(JAX / PyTorch ratio, roofline, targets, scaling exponents) and the rendered Markdown.
+"""The performance report (``python -m benchmarks.report``): reading pytest-benchmark JSON, the
+derived figures (JAX / PyTorch ratio, roofline, targets, scaling exponents) and the rendered
+Markdown.
 
 ``fixtures/bench_small.json`` is the JSON of a real smoke-size run of the suite
 (``FER_BENCH_BENCH_SMALL=1 FER_BENCH_SCALING=1 pytest benchmarks --benchmark-only``, see
@@ -14,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_bench.cli.main import main
+from benchmarks import report as perf
+from benchmarks.perf.scaling import fit_exponent
+from benchmarks.report.__main__ import main
+from benchmarks.report.formatting import status, table
 from fer_bench.errors import DataError
-from fer_bench.perf.scaling import fit_exponent
-from fer_bench.reports import performance as perf
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench_small.json"
 
@@ -43,6 +45,14 @@ def _rate(b: dict) -> float:
 def _bench(name: str, median: float, min_: float | None = None, **info) -> dict:
     return {"name": name, "group": info.pop("group", "g"),
             "stats": {"min": min_ or median, "median": median, "rounds": 5}, "extra_info": info}
+
+
+def _unpadded(text: str) -> str:
+    """``text`` with the cell padding of its Markdown tables removed: ``| a | b |`` rows."""
+    def row(line: str) -> str:
+        return "| " + " | ".join(c.strip() for c in line.strip().strip("|").split("|")) + " |"
+
+    return "\n".join(row(line) if line.startswith("|") else line for line in text.splitlines())
 
 
 def _write(tmp_path: Path, benches: list[dict], **meta) -> Path:
@@ -127,7 +137,7 @@ def test_rendered_report(run, tmp_path):
                     "## Machine and run"):
         assert heading in text
     for target in perf.TARGETS:
-        assert f"| {target.label} |" in text
+        assert f"| {target.label} |" in _unpadded(text)
     assert "Smoke-test sizes" in text
     assert run.meta["command"] in text
     assert "![predict time per image](perf_pipelines.png)" in text
@@ -180,7 +190,8 @@ def test_ratio_and_targets_with_known_numbers(tmp_path):
     text = perf.render(run)
     assert "**missed** by 60 % (needs x2.50)" in text
     assert "met (x2.13 the goal)" in text  # 3,200 / 1,500
-    assert "| Gabor bank features, 48x48 | 2,000 images/s | not measured | not measured |" in text
+    assert "| Gabor bank features, 48x48 | 2,000 images/s | not measured | not measured |" in \
+        _unpadded(text)
     assert "Measured peak fp32: **100.0 GFLOP/s**" in text
 
 
@@ -242,8 +253,9 @@ def test_scaling_table_and_exponents(tmp_path):
     assert perf.fit_exponent_of(points["svm"]) == pytest.approx(2.0)
     assert perf.fit_exponent_of(points["cnn"]) == pytest.approx(1.0)
     text = perf.render(run)
-    assert "| pipeline | n=1,000 | n=2,000 | n=4,000 | n=8,000 | b |" in text
-    assert "| svm | 2 s / 50.0 % | 8 s / 50.0 % | 32 s / 50.0 % | 128 s / 50.0 % | 2.00 |" in text
+    rows = _unpadded(text)
+    assert "| pipeline | n=1,000 | n=2,000 | n=4,000 | n=8,000 | b |" in rows
+    assert "| svm | 2 s / 50.0 % | 8 s / 50.0 % | 32 s / 50.0 % | 128 s / 50.0 % | 2.00 |" in rows
     assert "scaling" not in {b.group for b in run.benches if b.kind != "scaling"}
 
 
@@ -279,7 +291,15 @@ def test_formatting():
     assert perf.fmt_rate(12.345) == "12.3"
     goal = perf.TARGETS[0]
     near = {"target": goal, "measured": 0.993 * goal.goal, "met": False, "shortfall": 0.007}
-    assert perf._status(near) == "**missed** by 0.7 % (needs x1.01)"
+    assert status(near) == "**missed** by 0.7 % (needs x1.01)"
+
+
+def test_tables_are_aligned_pipe_tables():
+    lines = table(("name", "rate", "note"), [("a", "1,000", "x"), ("bb", None, "")], "lrl")
+    assert lines == ["| name   |   rate | note   |",
+                     "|:-------|-------:|:-------|",  # figures right-aligned when rendered too
+                     "| a      |  1,000 | x      |",
+                     "| bb     |   None |        |"]
 
 
 # --- errors and the command ----------------------------------------------------------------------
@@ -296,10 +316,10 @@ def test_bad_files(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    assert main(["perf-report", str(FIXTURE), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
+    assert main([str(FIXTURE), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
     assert (tmp_path / "out" / "performance.md").is_file()
     assert not list((tmp_path / "out").glob("*.png"))
-    assert main(["perf-report", str(tmp_path / "nope.json")]) == 2
+    assert main([str(tmp_path / "nope.json")]) == 2
     assert "benchmark JSON not found" in capsys.readouterr().err
 
 
@@ -307,7 +327,7 @@ def test_cli(tmp_path, capsys):
 
 def test_frames_hold_the_faces_they_promise():
     from fer_bench.face import detect_faces
-    from fer_bench.perf.frames import FACE_COUNTS, make_frame
+    from benchmarks.perf.frames import FACE_COUNTS, make_frame
 
     for n in FACE_COUNTS:
         frame = make_frame(n)
@@ -318,7 +338,7 @@ def test_frames_hold_the_faces_they_promise():
 
 
 def test_uncached_turns_every_feature_cache_off():
-    from fer_bench.perf.workload import uncached
+    from benchmarks.perf.workload import uncached
     from fer_bench.registry import PIPELINES
 
     est = uncached(PIPELINES.get("fusion-svm").load()())

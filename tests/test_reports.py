@@ -13,6 +13,7 @@ import pytest
 from fer_bench.cli.main import main
 from fer_bench.reports import write_reports
 from fer_bench.reports.aggregate import group, slug
+from fer_bench.reports.layout import report_path
 from fer_bench.reports.tables import seconds
 from fer_bench.results.store import load_records
 
@@ -34,6 +35,18 @@ def runs(pipeline: str, protocol_label: str, **match) -> list[dict]:
     return [r for r in fixture_records() if r["pipeline"] == pipeline
             and r["protocol_label"] == protocol_label and r["status"] == "ok"
             and all(r["params"].get(k) == v for k, v in match.items())]
+
+
+def cell_reports(results: Path) -> list[Path]:
+    """The classification reports of a build: in the protocol folders, less their indexes."""
+    return sorted(p for p in results.glob("*/*.md") if p.name != "README.md")
+
+
+def report_of(results: Path, row_label: str, protocol: str) -> str:
+    """The text of the report of the cell ``row_label`` on ``protocol`` in ``results``."""
+    [cell] = [c for c in group(load_records(results))
+              if c.row_label == row_label and c.protocol == protocol]
+    return (results / report_path(cell)).read_text()
 
 
 def cell_text(accs: list[float]) -> str:
@@ -72,7 +85,7 @@ def test_cross_dataset_matrix(results):
     text = (results / "cross_dataset.md").read_text()
     cross = [r for r in fixture_records() if r["protocol"].startswith("cross:")]
     for r in cross:
-        assert f"[{100 * r['metrics']['accuracy']:.1f}](report_" in text
+        assert f"[{100 * r['metrics']['accuracy']:.1f}](cross_" in text  # its protocol's folder
         assert f"{r['train_dataset']} → {r['test_dataset']}" in text
     home = [r["metrics"]["accuracy"] for r in runs("pca-logreg", "synthetic-holdout")
             if "n_components" not in r["params"]]
@@ -83,7 +96,7 @@ def test_classification_report_pools_the_folds(results):
     write_reports(results, plots=False)
     folds = runs("pca-logreg", "kfold(synthetic)")
     [cell] = [c for c in group(fixture_records()) if c.protocol == "kfold(synthetic)"]
-    text = (results / f"report_{cell.slug}.md").read_text()
+    text = (results / report_path(cell)).read_text()
     pooled = np.sum([r["metrics"]["confusion"]["matrix"] for r in folds], axis=0)
     n = int(pooled.sum())
     assert n == sum(r["n_test"] for r in folds) == folds[0]["data"]["synthetic"]["n_images"]
@@ -104,7 +117,7 @@ def test_classification_report_lists_test_time_augmentation_apart(tmp_path):
         r["tta_accuracy"], r["tta_mode"] = {"flip": flip, "none": r["metrics"]["accuracy"]}, "none"
     (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in folds))
     write_reports(tmp_path, plots=False)
-    [report] = tmp_path.glob("report_*.md")
+    [report] = cell_reports(tmp_path)
     plain = cell_text([r["metrics"]["accuracy"] for r in folds])
     assert (f"the pipeline's own mode, `none`): none {plain}, flip 55.0 ± "
             in report.read_text())
@@ -126,9 +139,9 @@ def test_readme_links_resolve_and_quote_the_commands(results):
 
 def test_rendering_is_deterministic(results, tmp_path):
     write_reports(results, plots=False)
-    first = {p.name: p.read_text() for p in results.glob("*.md")}
+    first = {p: p.read_text() for p in results.rglob("*.md")}
     write_reports(results, plots=False)
-    assert {p.name: p.read_text() for p in results.glob("*.md")} == first
+    assert {p: p.read_text() for p in results.rglob("*.md")} == first
 
 
 def test_plots_are_written_and_embedded(tmp_path):
@@ -146,14 +159,16 @@ def test_plots_are_written_and_embedded(tmp_path):
     written = write_reports(tmp_path)
     pngs = [p for p in written if p.suffix == ".png"]
     names = {p.name for p in pngs}
-    assert "speed_accuracy.png" in names
-    assert sum(n.startswith("confusion_") for n in names) == 2
-    assert sum(n.startswith(f"history_{cnn['pipeline']}") for n in names) == 1
-    assert not any(n.startswith("history_pca-logreg") for n in names)
+    assert (tmp_path / "speed_accuracy.png") in pngs
+    assert sum(n.endswith(".confusion.png") for n in names) == 2
+    [history] = [p for p in pngs if p.name.endswith(".history.png")]
+    assert history.name.startswith(cnn["pipeline"]) and history.parent.name == "synthetic-holdout"
     for p in pngs:
         assert p.read_bytes()[:8] == PNG and p.stat().st_size > 2000
-    [report] = [p for p in written if p.name.startswith(f"report_{cnn['pipeline']}")]
-    assert f"![training curves](history_{cnn['pipeline']}" in report.read_text()
+    [report] = [p for p in cell_reports(tmp_path) if p.name.startswith(cnn["pipeline"])]
+    # beside its report, linked by its bare name
+    assert f"![training curves]({history.name})" in report.read_text()
+    assert history.parent == report.parent
 
 
 def test_failed_runs_are_listed_not_scored(results):
@@ -242,11 +257,11 @@ def test_degenerate_cells_are_marked_in_every_table(results, tmp_path):
     [little] = table_rows(headline, "little-vgg")
     assert "⚠" in little and note in readme
     assert not any("⚠" in line for line in table_rows(headline, "pca-logreg"))  # best variant
-    report = next(results.glob("report_little-vgg_*.md")).read_text()
+    report = report_of(results, "little-vgg", "synthetic-holdout")
     assert "## Degenerate runs" in report
     assert "- predicts angry for 92.5 % of the 40 test images" in report
     assert re.search(r"^\| official +\| 0 +\| 22\.5 ⚠ ", report, re.M)  # the run's own row
-    plain = next(results.glob("report_pca-logreg_synthetic-holdout_*.md")).read_text()
+    plain = report_of(results, "pca-logreg", "synthetic-holdout")
     assert "⚠" not in plain and "Degenerate" not in plain
     # the project README's copy of the headline carries the mark and its footnote
     from fer_bench.reports.readme import END, START, update_headline
@@ -263,7 +278,7 @@ def test_a_stored_flag_is_what_the_reports_show(tmp_path):
     r["metrics"].update(degenerate=True, degenerate_reasons=["flagged when the run was made"])
     (tmp_path / "records.jsonl").write_text(json.dumps(r) + "\n")
     write_reports(tmp_path, plots=False)
-    report = next(tmp_path.glob("report_*.md")).read_text()
+    [report] = [p.read_text() for p in cell_reports(tmp_path)]
     assert "- flagged when the run was made" in report
 
 
@@ -305,12 +320,14 @@ def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
         "train → test", "shared classes", "test images", "pca-logreg", "thesis (Table 4.1)"]
     [fer_ck] = table_rows(combined, "fer2013 → ckplus")
     # the best variant, as the headline picks it, beside the thesis's two figures
+    [better] = [c for c in group(records) if c.row_label == "pca-logreg [n_components=10]"]
     assert re.fullmatch(r"\| fer2013 → ckplus +\| 7 +\| 140 +\| "
-                        r"\[90\.0\]\(report_pca-logreg_n_components_10_cross_fer2013-to-ckplus"
-                        r"[^)]*\.md\) +\| 76\.05 / 73\.38 +\|", fer_ck)
+                        rf"\[90\.0\]\({re.escape(report_path(better))}\) +\| 76\.05 / 73\.38 +\|",
+                        fer_ck)
     [ck_fer] = table_rows(combined, "ckplus → fer2013")
     accuracy = 100 * records[-1]["metrics"]["accuracy"]
-    assert re.search(rf"\| \[{accuracy:.1f}\]\(report_[^)]+\) ⚠ +\| — +\|$", ck_fer)
+    assert re.search(rf"\| \[{accuracy:.1f}\]\(cross_ckplus-to-fer2013/[^)]+\.md\) ⚠ +\| — +\|$",
+                     ck_fer)
     assert "as reported in Table 4.1 of the thesis" in combined
     assert ("The thesis also reports jaffe → ckplus 54.05, fer2013 → jaffe 50.70 / 45.07, "
             "ckplus → jaffe 55.87; this store has no such runs.") in combined
@@ -318,7 +335,8 @@ def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
     assert "⚠ degenerate: " in combined
     # the per-pipeline matrices stay, marked the same way, with the reasons in the notes
     assert "### pca-logreg [n_per_class=40]" in text
-    assert re.search(r"^\| ckplus +\| — +\| \[\d+\.\d\]\(report_[^)]+\) ⚠ +\|$", text, re.M)
+    assert re.search(r"^\| ckplus +\| — +\| \[\d+\.\d\]\(cross_[^)]+\.md\) ⚠ +\|$", text,
+                     re.M)
     assert re.search(r"- ckplus → fer2013: .*; ⚠ predicts angry for 100\.0 % of the 280 test "
                      r"images", text)
 
@@ -342,3 +360,148 @@ def test_training_seconds_count_every_epoch_of_a_resumed_training():
     assert training_seconds(resumed) == 800.0  # the last part alone took 300 s
     assert training_seconds({"timing": {"fit_s": 12.5}}) == 12.5  # classical: no epochs
     assert training_seconds({"timing": {}}) is None
+
+
+# --- the layout of a results directory ---------------------------------------------------------
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of ``page``'s Markdown links to files (web addresses and anchors left out)."""
+    targets = (t.split("#", 1)[0] for t in LINK.findall(page.read_text()))
+    return [t for t in targets if t and "://" not in t]
+
+
+def deep_store(tmp_path: Path) -> Path:
+    """The fixture plus a second run of its CNN (whose history is drawn), in ``tmp_path``."""
+    records = fixture_records()
+    [cnn] = [r for r in records if r.get("history")]
+    other = json.loads(json.dumps(cnn))
+    other.update(seed=1, config_hash="0" * 64)
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n"
+                                                    for r in [*records, other]))
+    return tmp_path
+
+
+def test_every_link_of_a_build_resolves_and_every_report_is_linked(tmp_path, capsys):
+    out = deep_store(tmp_path / "results")
+    project = tmp_path / "README.md"
+    from fer_bench.reports.readme import END, START
+
+    project.write_text(f"# project\n\n{START}\n{END}\n")
+    assert main(["report", str(out), "--readme", str(project)]) == 0
+    pages = [project, *sorted(out.rglob("*.md"))]
+    assert {"README.md", "methods.md", "cross_dataset.md", "analysis.md"} <= {
+        p.name for p in pages if p.parent == out}
+    linked = set()
+    for page in pages:
+        for target in relative_links(page):
+            path = (page.parent / target).resolve()
+            assert path.is_file(), f"{page.relative_to(tmp_path)} links {target}"
+            linked.add(path)
+    # nothing a build writes is out of a reader's reach: every report and figure is linked
+    files = [p for p in out.rglob("*") if p.suffix in (".md", ".png") and p.name != "README.md"]
+    assert files and not [p for p in files if p.resolve() not in linked]
+    assert any(p.name.endswith(".history.png") for p in files)
+
+
+def test_reports_lie_by_protocol_under_short_names(results):
+    write_reports(results)
+    cells = group(load_records(results))
+    folders = {p.parent.name for p in cell_reports(results)}
+    assert folders == {slug(c.protocol) for c in cells}
+    assert "cross_synthetic-to-folder_tmp_fer-bench-fixture_faces-b" in folders
+    assert not list(results.glob("report_*")) and not list(results.glob("confusion_*"))
+    for c in cells:
+        path = report_path(c)
+        folder, name = path.split("/")
+        assert folder == slug(c.protocol) and name.startswith(c.pipeline)
+        assert len(name) <= len(c.pipeline) + 1 + 16 + len(".md"), name  # a short variant id
+        assert (results / path).is_file()
+        assert (results / path.replace(".md", ".confusion.png")).is_file()
+        # the file says in full which variant it holds
+        text = (results / path).read_text()
+        assert f"# {c.row_label} on {c.column_label}" in text
+        assert f"Pipeline parameters: `{c.records[0]['params']}`" in text
+    # each protocol's index names every variant id with its label
+    index = (results / "synthetic-holdout" / "README.md").read_text()
+    for c in (c for c in cells if c.protocol == "synthetic-holdout"):
+        name = report_path(c).split("/")[1]
+        assert re.search(rf"^\| \[{re.escape(name)}\]\({re.escape(name)}\) +\| {c.pipeline} ",
+                         index, re.M)
+    assert "n_components=10; n_per_class=40" in index
+
+
+def test_variant_ids_are_readable_when_short_and_hashed_when_long():
+    import hashlib
+
+    from fer_bench.reports.layout import variant_id
+
+    [plain] = group(runs("pca-logreg", "kfold(synthetic)"))
+    # the fixture's loader option is its column's variant: short, kept as it is
+    assert plain.column_label == "kfold(synthetic) [n_per_class=40]"
+    assert variant_id(plain) == "n_per_class=40"
+    assert report_path(plain) == "kfold_synthetic/pca-logreg-n_per_class=40.md"
+    [long] = [c for c in group(fixture_records()) if c.row_label == "pca-logreg [n_components=10]"]
+    text = "n_components=10; n_per_class=40"
+    assert variant_id(long) == hashlib.sha256(text.encode()).hexdigest()[:6]
+    assert report_path(long) == f"synthetic-holdout/pca-logreg-{variant_id(long)}.md"
+
+
+def test_report_removes_what_it_wrote_before_and_nothing_else(results):
+    from fer_bench.reports.tables import MARKER
+
+    # the flat layout of earlier versions, beside files of the user's
+    old = [results / "report_hog-svm_synthetic-holdout.md",
+           results / "confusion_hog-svm_synthetic-holdout.png",
+           results / "history_little-vgg_synthetic-holdout.png"]
+    old[0].write_text(f"{MARKER}\n\n# hog-svm on synthetic-holdout\n")
+    old[1].write_bytes(PNG)
+    old[2].write_bytes(PNG)
+    mine = [results / "report_of_mine.md", results / "notes.png"]
+    mine[0].write_text("# my own notes\n")
+    mine[1].write_bytes(PNG)
+    write_reports(results)
+    assert not any(p.exists() for p in old) and all(p.exists() for p in mine)
+
+    # a cell gone from the records takes its report and figure along, not the user's files
+    records = load_records(results)
+    [gone] = [c for c in group(records) if c.pipeline == "hog-svm"]
+    folder = results / report_path(gone).split("/")[0]
+    (folder / "my-notes.md").write_text("# kept\n")
+    (results / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records
+                                                   if r["pipeline"] != "hog-svm"))
+    write_reports(results)
+    assert not (results / report_path(gone)).exists()
+    assert not (results / report_path(gone).replace(".md", ".confusion.png")).exists()
+    assert (folder / "my-notes.md").exists() and (folder / "README.md").exists()
+    assert "hog-svm" not in (folder / "README.md").read_text()
+
+    # --no-plots leaves the figures of current cells where they are
+    figures = sorted(results.glob("*/*.png"))
+    write_reports(results, plots=False)
+    assert sorted(results.glob("*/*.png")) == figures
+
+
+def test_speed_accuracy_labels_do_not_overlap():
+    from matplotlib.figure import Figure
+
+    from fer_bench.reports.plots import place_labels
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    rng = np.random.default_rng(0)
+    # a tight cluster, as the CNNs and SVMs form at 1-20 ms and 60-65 %
+    xs, ys = 10 ** rng.uniform(0.4, 1.2, 14), rng.uniform(60, 66, 14)
+    ax.scatter(xs, ys, s=40)
+    ax.scatter([0.05, 100], [20, 95], s=40)  # limits wider than the cluster, as in the figure
+    ax.set_xscale("log")
+    place_labels(ax, [(str(i), x, y) for i, (x, y) in enumerate(zip(xs, ys), 1)])
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == 14
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)

@@ -235,10 +235,11 @@ def test_every_output_follows_the_umask(tmp_path, monkeypatch, mask, mode):
         assert main(["report", str(out), "--readme", str(readme)]) == 0
     finally:
         os.umask(old)
-    files = sorted(p for p in out.iterdir() if p.is_file())
+    reports = [*out.glob("*/*.md"), *out.glob("*/*.png")]  # in each protocol's folder
+    files = sorted(p for p in [*out.iterdir(), *reports] if p.is_file())
     names = {p.name for p in files}
     assert {"records.jsonl", "failures.log", "README.md", "methods.md"} <= names
-    assert any(n.endswith(".png") for n in names) and any(n.startswith("report_") for n in names)
+    assert any(n.endswith(".png") for n in names) and any(p.suffix == ".md" for p in reports)
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [*files, readme]}
     assert set(modes.values()) == {oct(mode)}, modes
     assert not any(n.startswith(".") for n in names)  # no temporary file left behind

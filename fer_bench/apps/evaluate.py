@@ -36,7 +36,7 @@ def evaluation_job(model_path: str, dataset: str, *, view: str | None = None,
     """
     from ..data.labels import VIEWS
     from ..face.stage import SCORING_PARAMS
-    from ..harness.jobs import face_params
+    from ..harness.params import face_params
     from ..models import load_model
 
     model = load_model(model_path)  # checked once here: a bad file fails before any data loads

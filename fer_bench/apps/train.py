@@ -6,11 +6,14 @@ Training, selected on PublicTest and its PrivateTest accuracy goes into the mode
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import FerBenchError
 from ..models import FerModel
 from ..registry import PIPELINES, PROTOCOLS, protocol_for
+
+if TYPE_CHECKING:  # the harness loads when a model is trained, not when this module is
+    from ..harness.jobs import Job
 
 
 def _check_protocol(protocol: str, dataset: str) -> None:
@@ -25,6 +28,34 @@ def _check_protocol(protocol: str, dataset: str) -> None:
     if wanted and base not in wanted:
         raise FerBenchError(f"protocol {protocol} runs on {', '.join(wanted)}, not {dataset}; "
                             f"leave --protocol out to use {protocol_for(dataset)}")
+
+
+def _first_job(pipeline: str, dataset: str, *, protocol: str | None, view: str | None,
+               params: dict[str, Any] | None, face: dict[str, Any] | None,
+               dataset_options: dict[str, Any] | None, seed: int, limit_train: int | None,
+               data_root: str | None) -> Job:
+    """The job ``run`` would plan for the protocol's first split, checked to give a model
+    that predicts probabilities (what a kept model must do)."""
+    from ..harness.fit import build_estimator
+    from ..harness.jobs import expand_jobs, resolve_selection
+    from ..harness.params import pipeline_params
+
+    PIPELINES.get(pipeline)  # an unknown name fails here, with close matches
+    protocol = protocol or protocol_for(dataset)
+    _check_protocol(protocol, dataset)
+    params = pipeline_params([pipeline], {None: dict(params or {})})[pipeline]
+    selection = resolve_selection(
+        pipelines=[pipeline], protocols=[protocol], data_root=data_root,
+        datasets=None if protocol.startswith("cross:") else [dataset],
+    )
+    jobs = expand_jobs(selection, [seed], view=view, params={pipeline: params}, face=face,
+                       limit_train=limit_train, dataset_options={None: dict(dataset_options or {})},
+                       data_root=data_root)
+    job = jobs[0]  # the protocol's first split
+    if not hasattr(build_estimator(job)[0], "predict_proba"):
+        raise FerBenchError(f"pipeline {pipeline} has no predict_proba, so it cannot report "
+                            "probabilities; choose another pipeline")
+    return job
 
 
 def train_model(
@@ -73,27 +104,13 @@ def train_model(
         The fitted model; ``provenance`` holds the test accuracy, split sizes and versions.
     """
     from ..harness.execute import model_and_test_data, score
-    from ..harness.fit import build_estimator, split_names
-    from ..harness.jobs import expand_jobs, pipeline_params, resolve_selection
+    from ..harness.fit import split_names
     from ..harness.prepare import prepare
 
     say = log or (lambda line: None)
-    PIPELINES.get(pipeline)  # an unknown name fails here, with close matches
-    protocol = protocol or protocol_for(dataset)
-    _check_protocol(protocol, dataset)
-    params = pipeline_params([pipeline], {None: dict(params or {})})[pipeline]
-    selection = resolve_selection(
-        pipelines=[pipeline], protocols=[protocol], data_root=data_root,
-        datasets=None if protocol.startswith("cross:") else [dataset],
-    )
-    jobs = expand_jobs(selection, [seed], view=view, params={pipeline: params}, face=face,
-                       limit_train=limit_train, dataset_options={None: dict(dataset_options or {})},
-                       data_root=data_root)
-    job = jobs[0]  # the protocol's first split
-    if not hasattr(build_estimator(job)[0], "predict_proba"):
-        raise FerBenchError(f"pipeline {pipeline} has no predict_proba, so it cannot report "
-                            "probabilities; choose another pipeline")
-
+    job = _first_job(pipeline, dataset, protocol=protocol, view=view, params=params, face=face,
+                     dataset_options=dataset_options, seed=seed, limit_train=limit_train,
+                     data_root=data_root)
     d = prepare(job, data_root)
     names = split_names(d.protocol, d.split.fold)
     say(f"training {pipeline} on {dataset} ({job.protocol}, {names['train_split']}): "

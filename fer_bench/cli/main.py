@@ -10,8 +10,7 @@ from .. import __version__
 from ..errors import FerBenchError, UsageError
 
 #: Command modules, each exposing ``add_parser(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = ("datasets", "run", "report", "train", "evaluate", "models", "predict", "demo",
-            "perf_report")
+COMMANDS = ("datasets", "run", "report", "train", "evaluate", "models", "predict", "demo")
 
 #: Exit status after the reader of stdout went away (``... | head``): 128 + SIGPIPE, as a shell
 #: reports a process that SIGPIPE stopped.

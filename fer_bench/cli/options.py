@@ -93,7 +93,7 @@ def add_dataset_option(p: argparse.ArgumentParser) -> None:
 
 def flat_assignments(items: list[str] | None, flag: str) -> dict:
     """``KEY=VALUE`` items as one dict (no owner prefixes: the command reads one thing)."""
-    from ..harness.jobs import parse_assignments
+    from ..harness.params import parse_assignments
 
     parsed = parse_assignments(items, flag)
     out = dict(parsed.pop(None, {}))

@@ -8,8 +8,9 @@ import sys
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="write the Markdown reports and plots of a results directory",
-        description="Regenerate README.md, methods.md, cross_dataset.md, report_<pipeline>_"
-                    "<protocol>.md and the PNG plots of RESULTS_DIR from its records.jsonl alone.",
+        description="Regenerate README.md, methods.md, cross_dataset.md, analysis.md, "
+                    "<protocol>/<pipeline>[-<variant>].md with each folder's index, and the "
+                    "PNG plots of RESULTS_DIR from its records.jsonl alone.",
     )
     p.add_argument("results_dir", nargs="?", default="results", metavar="RESULTS_DIR",
                    help="directory holding records.jsonl (default: results/)")

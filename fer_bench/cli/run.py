@@ -195,10 +195,8 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
 
     ``client`` (a ``distributed.Client``) lets a caller reuse a cluster it already holds.
     """
-    from ..harness.jobs import (
-        corruption_names, expand_jobs, parse_assignments, pipeline_params, resolve_budget,
-        resolve_selection,
-    )
+    from ..harness.jobs import corruption_names, expand_jobs, resolve_selection
+    from ..harness.params import parse_assignments, pipeline_params, resolve_budget
     from ..harness.runner import execute_jobs
 
     if args.scheduler and args.backend != "dask":

@@ -24,6 +24,11 @@ from .walk import (
     broken_link, build_dataset, class_tree, image_files, load_cached, report, require_dir,
 )
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "dataset", "name": "ckplus", "target": "load", "order": 20,
+            "summary": "CK+ (CK+48 crops or the original release)",
+            "subdirs": ["ckplus48", "ckplus"]}]
+
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"
 #: The original release's emotion codes, as canonical labels.

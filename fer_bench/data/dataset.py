@@ -87,6 +87,29 @@ class FaceDataset:
             subjects=take(self.subjects), splits=take(self.splits),
         )
 
+    @classmethod
+    def from_parts(cls, name: str, parts: dict[str, "FaceDataset"], **meta) -> "FaceDataset":
+        """One dataset from a release's parts (e.g. its ``train/`` and ``test/`` folders, each
+        loaded on its own), each part's name becoming the split tag of its images; subjects
+        are kept only when every part has them."""
+        if not parts:
+            raise ValueError("from_parts needs at least one part")
+        sets = list(parts.values())
+        if all(d.uniform for d in sets) and len({d.images.shape[1:] for d in sets}) == 1:
+            images = np.concatenate([d.images for d in sets])
+        else:  # sizes differ: one object array of 2-D images
+            images = np.empty(sum(len(d) for d in sets), dtype=object)
+            for i, im in enumerate(im for d in sets for im in d.images):
+                images[i] = im
+        with_subjects = all(d.subjects is not None for d in sets)
+        return cls(
+            name=name, images=images, labels=np.concatenate([d.labels for d in sets]),
+            paths=np.concatenate([d.paths for d in sets]),
+            subjects=np.concatenate([d.subjects for d in sets]) if with_subjects else None,
+            splits=np.concatenate([np.full(len(d), tag) for tag, d in parts.items()]),
+            meta=meta,
+        )
+
     def view_labels(self, view: LabelView) -> np.ndarray:
         """Labels in ``view``'s space, -1 where the view drops the class."""
         return view.apply(self.labels)

@@ -17,6 +17,10 @@ from .dataset import FaceDataset
 from .io import read_error
 from .walk import broken_link, class_tree, decode_all, is_skipped, load_cached, report, stack
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "dataset", "name": "fer2013", "target": "load", "order": 10,
+            "summary": "FER2013 (image-folder release or fer2013.csv)", "subdirs": ["fer2013"]}]
+
 SIZE = (48, 48)
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 CSV_NAME = "fer2013.csv"

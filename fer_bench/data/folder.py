@@ -17,6 +17,11 @@ from .walk import (
     accepted_names, broken_link, build_dataset, class_tree, load_cached, report, require_dir,
 )
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "dataset", "name": "folder", "target": "load", "order": 50,
+            "summary": "Any <class>/<image> tree or flat folder + labels.csv; name it folder:PATH",
+            "subdirs": [], "by_path": True}]
+
 LABELS_CSV = "labels.csv"
 LAYOUT = (f"<class>/<image> folders (angry, disgust, fear, happy, sad, surprise, neutral, "
           f"contempt) or images plus a {LABELS_CSV} with path,label[,subject] columns")

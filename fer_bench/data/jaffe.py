@@ -16,6 +16,10 @@ from .walk import (
     broken_link, build_dataset, is_image, is_skipped, load_cached, report, require_dir,
 )
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "dataset", "name": "jaffe", "target": "load", "order": 30,
+            "summary": "JAFFE (original release, KA.AN1.39.tiff names)", "subdirs": ["jaffe"]}]
+
 #: JAFFE's two-letter expression codes, as canonical labels.
 EXPRESSION_CODES: dict[str, int] = {
     code: canonical_label(n) for code, n in {

@@ -22,7 +22,8 @@ from ..metrics import bootstrap_ci, classification_metrics, top_k_accuracy
 from ..registry import PIPELINES
 from ..results.environment import environment
 from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
-from .jobs import HARNESS_VERSION, Job, corruption_entry, error_line, face_params
+from .jobs import HARNESS_VERSION, Job, corruption_entry, error_line
+from .params import face_params
 from ..protocols.cross import cross_pair, is_cross
 from .models import model_source
 from .prepare import JobData, prepare, prepare_evaluation, reframe_test

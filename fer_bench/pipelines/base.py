@@ -21,9 +21,52 @@ from contextvars import ContextVar
 from typing import Callable, Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..errors import LabelSpaceError
+from ..errors import ImageError, LabelSpaceError
+
+
+def check_images(X: ArrayLike, what: str = "X", size: int | None = None) -> np.ndarray:
+    """``X`` as the contract's ``(N, H, W)`` uint8 face crops, or one-line :class:`ImageError`.
+
+    Every pipeline's entry point (feature extractors, CNNs, ensembles) checks its input with
+    this, so classical features and CNN inputs see the same pixels.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, H, W) or (N, H, W, 1)
+        Grayscale face crops (the face stage's output): uint8, or other real numbers on the
+        0..255 scale, rounded and clipped to uint8. A trailing channel axis of 1 is dropped.
+    what : str
+        The argument's name in the messages (``"X_val"``, ...).
+    size : int or None
+        Required height and width (CNNs need 48x48); None accepts any.
+
+    Returns
+    -------
+    ndarray of shape (N, H, W), uint8: ``X`` uncopied when it already is one (the feature
+    cache's key, joblib's hash, depends on the memory layout too)
+    """
+    X = np.asarray(X)
+    if X.ndim == 4 and X.shape[-1] == 1:
+        X = X[..., 0]
+    expected = "(N, H, W)" if size is None else f"(N, {size}, {size})"
+    if X.ndim != 3 or (size is not None and X.shape[1:] != (size, size)):
+        resize = "" if size is None else f" (which resizes them to {size}x{size})"
+        raise ImageError(f"{what} has shape {X.shape}, expected {expected} grayscale face "
+                         f"crops; run the images through fer_bench.face.FaceStage{resize} first")
+    if len(X) == 0:
+        raise ImageError(f"{what} holds no images; pass at least one face crop")
+    if X.dtype != np.uint8:
+        # Booleans, complex numbers, strings and objects are no pixel values: refused rather
+        # than cast to something plausible-looking (True would become a near-black 1).
+        if X.dtype.kind not in "uif":
+            raise ImageError(f"{what} has dtype {X.dtype}, expected uint8 pixels (or numbers "
+                             "on the 0..255 scale); convert the images with "
+                             "fer_bench.data.io.to_gray_uint8 first")
+        X = np.clip(np.rint(X), 0, 255).astype(np.uint8)
+    return X
 
 
 class Flatten(TransformerMixin, BaseEstimator):

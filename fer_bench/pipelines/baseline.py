@@ -8,6 +8,11 @@ from sklearn.preprocessing import StandardScaler
 from .base import Flatten
 from .features.reduce import CappedPCA
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "pipeline", "name": "pca-logreg", "target": "make_pca_logreg", "order": 10,
+            "summary": "pixels -> PCA -> logistic regression (the baseline)",
+            "family": "classical"}]
+
 
 def make_pca_logreg(n_components: int = 100, C: float = 1.0, random_state: int = 0) -> Pipeline:
     """Baseline estimator on ``(N, 48, 48)`` uint8 faces.

@@ -23,7 +23,8 @@ calibration inside ``fit`` and take five times as long on FER2013.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from typing import Any, Sequence
 
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.neighbors import KNeighborsClassifier
@@ -36,6 +37,33 @@ from .features import (
     BlockScaler, CappedPCA, Equalize, GaborFeatures, HogFeatures, LabelSpace, LbpFeatures,
     SoftmaxSVC,
 )
+
+#: Registry declarations (read without importing this module: see fer_bench.registry).
+PLUGINS = [
+    {"kind": "pipeline", "name": "eigenfaces", "target": "make_eigenfaces", "order": 20,
+     "summary": "pixels -> whitened PCA -> RBF SVM", "family": "classical"},
+    {"kind": "pipeline", "name": "eigenfaces-knn", "target": "make_eigenfaces_knn", "order": 30,
+     "summary": "pixels -> whitened PCA -> nearest neighbour", "family": "classical"},
+    {"kind": "pipeline", "name": "fisherfaces", "target": "make_fisherfaces", "order": 40,
+     "summary": "pixels -> PCA -> LDA", "family": "classical"},
+    {"kind": "pipeline", "name": "gabor-svm", "target": "make_gabor_svm", "order": 50,
+     "summary": "Gabor bank magnitudes pooled on a grid -> PCA -> RBF SVM",
+     "family": "classical"},
+    {"kind": "pipeline", "name": "hog-svm", "target": "make_hog_svm", "order": 60,
+     "summary": "HOG -> PCA -> RBF SVM", "family": "classical"},
+    {"kind": "pipeline", "name": "lbp-svm", "target": "make_lbp_svm", "order": 70,
+     "summary": "uniform LBP histograms on a grid -> SVM", "family": "classical"},
+    {"kind": "pipeline", "name": "fusion-svm", "target": "make_fusion_svm", "order": 80,
+     "summary": "HOG + Gabor + LBP features -> PCA -> RBF SVM", "family": "classical"},
+]
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """The constructor defaults of ``cls``: the descriptors' tuned settings live there only."""
+    return {name: p.default for name, p in inspect.signature(cls).parameters.items()}
+
+
+_GABOR, _HOG, _LBP = _defaults(GaborFeatures), _defaults(HogFeatures), _defaults(LbpFeatures)
 
 
 def _reduce(n_components: int, random_state: int) -> list[tuple[str, object]]:
@@ -134,8 +162,9 @@ def make_fisherfaces(n_components: int = 200, equalize: str | None = "clahe",
 # wavelengths {3-12, 4-16}, grid {6, 8}, stride {2, 4} (tied, 4 is 3x faster), power {1, 0.5,
 # 0.25} (0.5: +1.9), PCA {100, 200, 300}, C {3, 10}, equalisation (51.3 % best); full Training:
 # 58.2 % PublicTest.
-def make_gabor_svm(wavelengths: tuple[float, ...] = (3.0, 4.24, 6.0, 8.49, 12.0),
-                   n_orientations: int = 8, grid: int = 6, stride: int = 4, power: float = 0.5,
+def make_gabor_svm(wavelengths: tuple[float, ...] = _GABOR["wavelengths"],
+                   n_orientations: int = _GABOR["n_orientations"], grid: int = _GABOR["grid"],
+                   stride: int = _GABOR["stride"], power: float = _GABOR["power"],
                    n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                    gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                    temperature: float = 1.0, class_names: Sequence[str] | None = None,
@@ -154,7 +183,8 @@ def make_gabor_svm(wavelengths: tuple[float, ...] = (3.0, 4.24, 6.0, 8.49, 12.0)
 # 6-px cells, 18 signed bins, PCA 200, C 3: 8k grid over cells {4, 6, 8, 4+8, 6+8, 4+6+8},
 # 9 unsigned vs 18 signed bins (+2.7), equalisation, PCA {100, 200, 300}, C {1, 3, 10} (52.9 %
 # best, 6 px / no equalisation 52.4 % taken as the simpler tie); full Training: 61.1 % PublicTest.
-def make_hog_svm(cell_sizes: tuple[int, ...] = (6,), orientations: int = 18, signed: bool = True,
+def make_hog_svm(cell_sizes: tuple[int, ...] = _HOG["cell_sizes"],
+                 orientations: int = _HOG["orientations"], signed: bool = _HOG["signed"],
                  n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                  gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                  temperature: float = 1.0, class_names: Sequence[str] | None = None,
@@ -172,8 +202,8 @@ def make_hog_svm(cell_sizes: tuple[int, ...] = (6,), orientations: int = 18, sig
 # P=8, R=1, 59-bin u2 codes on a 6x6 grid, Hellinger, PCA 200, C 3: 8k grid over grid {6, 8},
 # radii {1, 1+2}, riu2 radii 1+2+3 (-5), histogram equalisation (50.2 % best, 6x6 / R=1 49.7 %
 # kept: tie, half the features); full Training: 58.2 % PublicTest.
-def make_lbp_svm(radii: tuple[int, ...] = (1,), grid: int = 6, method: str = "nri_uniform",
-                 n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
+def make_lbp_svm(radii: tuple[int, ...] = _LBP["radii"], grid: int = _LBP["grid"],
+                 method: str = _LBP["method"], n_components: int = 200, C: float = 3.0, gamma: float | str = "scale",
                  gamma_factor: float = 1.0, equalize: str | None = None, class_weight=None,
                  temperature: float = 1.0, class_names: Sequence[str] | None = None,
                  random_state: int = 0, max_search_samples: int = MAX_SEARCH_SAMPLES) -> Pipeline:
@@ -203,9 +233,9 @@ def make_fusion_svm(hog_weight: float = 1.0, gabor_weight: float = 1.0, lbp_weig
     blocks = [
         (name, Pipeline([("features", extractor), ("scale", BlockScaler(weight))]))
         for name, extractor, weight in (
-            ("hog", HogFeatures(cell_sizes=(6,), orientations=18, signed=True), hog_weight),
-            ("gabor", GaborFeatures(stride=4, power=0.5), gabor_weight),
-            ("lbp", LbpFeatures(grid=6), lbp_weight),
+            ("hog", HogFeatures(), hog_weight),
+            ("gabor", GaborFeatures(), gabor_weight),
+            ("lbp", LbpFeatures(), lbp_weight),
         )
         if weight
     ]

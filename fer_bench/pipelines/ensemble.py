@@ -26,9 +26,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..metrics import apply_temperature, fit_temperature
 from ..errors import LabelSpaceError
-from .base import accepts_validation
-from .features.cache import check_images
+from .base import accepts_validation, check_images
 from .hybrid import checked_cnn, model_path
+
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "pipeline", "name": "ensemble", "target": "make_ensemble", "order": 100,
+            "summary": "late fusion of a trained CNN's and fusion-svm's calibrated "
+                       "probabilities, the CNN's weight chosen on the validation split (by "
+                       "default the bundled FER2013 mini-Xception's)", "family": "hybrid",
+            "reads_model": True}]
 
 #: CNN weights tried on the validation part.
 WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())

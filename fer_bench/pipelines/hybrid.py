@@ -20,8 +20,15 @@ from typing import Sequence
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
+from .base import check_images
 from .classical import MAX_SEARCH_SAMPLES, _svm, _svm_pipeline
-from .features.cache import MIN_CACHED_ROWS, CachedExtractor, cached_extract, check_images
+from .features.cache import MIN_CACHED_ROWS, CachedExtractor, cached_extract
+
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "pipeline", "name": "cnn-svm", "target": "make_cnn_svm", "order": 90,
+            "summary": "a trained CNN's penultimate features -> RBF SVM (by default the "
+                       "bundled FER2013 mini-Xception's)", "family": "hybrid",
+            "reads_model": True}]
 
 
 def model_path(model: str | None) -> Path:

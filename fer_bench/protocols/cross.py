@@ -12,6 +12,11 @@ from ..errors import ProtocolError
 from .base import Split, check_split
 from .kfold import _inner_val
 
+#: Registry declaration (read without importing this module: see fer_bench.registry).
+PLUGINS = [{"kind": "protocol", "name": "cross", "target": "cross_dataset", "order": 70,
+            "summary": "fit on all of one dataset, test on all of another: name it "
+                       "cross:TRAIN->TEST", "datasets": None, "by_pair": True}]
+
 
 def is_cross(protocol: str) -> bool:
     """Whether ``protocol`` names a cross-dataset protocol (``cross:TRAIN->TEST``)."""

@@ -11,6 +11,19 @@ from ..data.dataset import FaceDataset
 from ..errors import ProtocolError
 from .base import Split, check_split
 
+#: Registry declarations (read without importing this module: see fer_bench.registry).
+PLUGINS = [
+    {"kind": "protocol", "name": "ckplus-10fold", "target": "ckplus_10fold", "order": 20,
+     "summary": "10 subject-independent stratified folds", "datasets": ["ckplus"]},
+    {"kind": "protocol", "name": "jaffe-10fold", "target": "jaffe_10fold", "order": 30,
+     "summary": "10 subject-independent stratified folds", "datasets": ["jaffe"]},
+    {"kind": "protocol", "name": "jaffe-loso", "target": "jaffe_loso", "order": 40,
+     "summary": "leave one subject out", "datasets": ["jaffe"]},
+    {"kind": "protocol", "name": "kfold", "target": "generic_kfold", "order": 60,
+     "summary": "10 stratified folds, subject-independent where subjects are known "
+                "(any dataset)", "datasets": None},
+]
+
 
 def _inner_val(train: np.ndarray, y: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split a fold's training indices into (fit, validation) about 9:1, by subject if known."""

@@ -10,6 +10,16 @@ from ..data.dataset import FaceDataset
 from ..errors import ProtocolError
 from .base import Split, check_split
 
+#: Registry declarations (read without importing this module: see fer_bench.registry).
+PLUGINS = [
+    {"kind": "protocol", "name": "fer2013-official", "target": "fer2013_official", "order": 10,
+     "summary": "fit Training, select on PublicTest, report PrivateTest",
+     "datasets": ["fer2013"], "fixed_split": True},
+    {"kind": "protocol", "name": "synthetic-holdout", "target": "synthetic_holdout",
+     "order": 50, "summary": "the synthetic default's train / val / test split",
+     "datasets": ["synthetic"], "fixed_split": True},
+]
+
 
 @dataclass(frozen=True)
 class TaggedSplit:

@@ -237,11 +237,6 @@ class Cell:
         return [(f"fold {r['fold']} seed {r['seed']}", r["history"])
                 for r in self.records if r.get("history")]
 
-    @property
-    def slug(self) -> str:
-        parts = [self.row_label, self.column_label]
-        return "_".join(slug(p) for p in parts)
-
 
 def current(records: Sequence[dict]) -> list[dict]:
     """``records`` less those a later record of the same job supersedes: same pipeline,

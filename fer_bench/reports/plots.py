@@ -1,17 +1,20 @@
 """PNG figures for the reports, drawn headless with matplotlib's Agg canvas (no pyplot state).
 
 * :func:`plot_confusion` — row-normalised confusion matrix with class names and percentages;
-* :func:`plot_speed_accuracy` — test accuracy against prediction time per image (log x);
+* :func:`plot_speed_accuracy` — test accuracy against prediction time per image (log x),
+  its points numbered by :func:`place_labels`;
 * :func:`plot_history` — per-epoch loss and accuracy curves of deep runs.
 """
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 from matplotlib.ticker import MaxNLocator
 
 from ..atomic import replacing
@@ -53,28 +56,90 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str,
 
 def plot_speed_accuracy(points: Sequence[tuple[str, str, float, float]],
                         path: str | os.PathLike) -> None:
-    """Scatter of ``(pipeline, protocol, ms_per_image, accuracy)``: one marker shape per
-    protocol, each point labelled with its pipeline; log-scaled time axis."""
-    fig = Figure(figsize=(7.5, 5))
+    """Scatter of ``(label, protocol, ms_per_image, accuracy)``: one marker shape per protocol
+    (legend above the plot), each point numbered, the numbers keyed to the labels beside the
+    plot (a pipeline variant keeps its number on every protocol); log-scaled time axis.
+
+    Labels written at the points overlapped wherever pipelines cluster (and a variant's label
+    can be a hundred characters long): numbers are short, and :func:`place_labels` moves each
+    off the others and off the markers.
+    """
+    fig = Figure(figsize=(9.5, 5))
     ax = fig.add_subplot()
     markers = "osD^v<>pP*Xh"
     protocols = list(dict.fromkeys(p[1] for p in points))
+    shown = [p for p in points if p[2] > 0]
+    numbers = {label: i for i, label in enumerate(dict.fromkeys(p[0] for p in shown), 1)}
     for i, proto in enumerate(protocols):
-        sel = [p for p in points if p[1] == proto and p[2] > 0]
-        if not sel:
-            continue
-        xs, ys = [p[2] for p in sel], [100 * p[3] for p in sel]
-        ax.scatter(xs, ys, marker=markers[i % len(markers)], s=40, label=proto, alpha=0.85)
-        for (name, _, x, y) in sel:
-            ax.annotate(name, (x, 100 * y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        sel = [p for p in shown if p[1] == proto]
+        if sel:
+            ax.scatter([p[2] for p in sel], [100 * p[3] for p in sel], s=40, label=proto,
+                       marker=markers[i % len(markers)], alpha=0.85, zorder=2)
     ax.set_xscale("log")
     ax.set_xlabel("prediction time per image (ms, log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy vs prediction time", fontsize=10)
+    ax.set_title("Accuracy vs prediction time", fontsize=10, pad=24 if protocols else 6)
     ax.grid(True, which="both", alpha=0.3)
     if protocols:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False,
+                  ncol=min(len(protocols), 4))
+    place_labels(ax, [(str(numbers[name]), x, 100 * y) for name, _, x, y in shown])
+    key = "\n".join(textwrap.fill(f"{n:>2}  {name}", width=52, subsequent_indent="     ")
+                    for name, n in numbers.items())
+    if key:
+        ax.text(1.02, 1.0, key, transform=ax.transAxes, ha="left", va="top", fontsize=7,
+                family="monospace")
     save_figure(fig, path)
+
+
+#: Where :func:`place_labels` tries a label, in order: offsets (points) from its point, with the
+#: side of the text that faces the point. Nearer spots first; the far ones get a leader line.
+_SPOTS = [(dx * r, dy * r, "left" if dx > 0 else "right" if dx < 0 else "center",
+           "bottom" if dy > 0 else "top" if dy < 0 else "center")
+          for r in (1, 2.5, 4) for dx, dy in ((4, 2), (4, -2), (-4, 2), (-4, -2), (0, 5),
+                                              (0, -5), (5, 0), (-5, 0))]
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax, items: Sequence[tuple[str, float, float]], fontsize: float = 7) -> None:
+    """Annotate each ``(text, x, y)`` of ``items`` (data coordinates) at the first of
+    :data:`_SPOTS` where it overlaps no marker, no label placed before it and stays inside the
+    axes, or, failing that, where it overlaps least. Greedy and deterministic: a hand-made
+    stand-in for adjustText, enough for a few dozen short labels. Fixes the axis limits."""
+    fig = ax.figure
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax.autoscale_view()
+    ax.set_xlim(ax.get_xlim())  # the labels are placed for these limits: keep them
+    ax.set_ylim(ax.get_ylim())
+    frame = ax.get_window_extent(renderer)
+    radius = 4 * fig.dpi / 72  # a marker of size 40 is about 6.3 points across
+    taken = [Bbox.from_extents(px - radius, py - radius, px + radius, py + radius)
+             for px, py in ax.transData.transform([(x, y) for _, x, y in items])]
+    for text, x, y in items:
+        best = None
+        for dx, dy, ha, va in _SPOTS:
+            label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                                ha=ha, va=va, fontsize=fontsize, zorder=3)
+            box = label.get_window_extent(renderer)
+            cost = sum(_overlap(box, t) for t in taken)
+            cost += box.width * box.height - _overlap(box, frame)  # the part outside the axes
+            label.remove()
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, ha, va, box)
+            if cost == 0:
+                break
+        _, dx, dy, ha, va, box = best
+        far = abs(dx) > 10 or abs(dy) > 10
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                    fontsize=fontsize, zorder=3,
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4", shrinkA=0,
+                                    shrinkB=3) if far else None)
+        taken.append(box)
 
 
 #: Spellings of each curve in a history (the deep estimator writes Keras-style names).

@@ -2,9 +2,11 @@
 
 Modules follow the Flax examples' layout: :mod:`.layers` (fast conv / pooling formulations),
 :mod:`.models` (the architectures), :mod:`.input_pipeline` (on-device augmentation and
-batching), :mod:`.train` (train state, jitted steps, the epoch loop) and :mod:`.estimator`
-(``CNNClassifier`` and the registered factories). Checkpoints and model files are written and
-read by :mod:`fer_bench.modelfile`.
+batching), :mod:`.state` (configuration, train state, optimiser), :mod:`.train` (the jitted
+train step and the epoch loop), :mod:`.checkpoint` (a run's signature, saving and resuming),
+:mod:`.predict` (jitted inference and features), :mod:`.transfer` (starting from a trained
+CNN) and :mod:`.estimator` (``CNNClassifier`` and the registered factories). Checkpoint and
+model files are written and read by :mod:`fer_bench.modelfile`.
 """
 from __future__ import annotations
 

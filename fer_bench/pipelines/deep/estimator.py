@@ -9,8 +9,6 @@ constructor only stores parameters, so ``clone`` / ``GridSearchCV`` work.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import partial
 from typing import Any
 
@@ -23,48 +21,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from ... import modelfile
 from ...errors import FerBenchError, LabelSpaceError, ModelFileError
-from . import train
-from ..base import shared_result
+from ..base import check_images, shared_result
+from . import predict, train
+from .checkpoint import run_signature
 from .input_pipeline import AugmentConfig, TTA_MODES
-from .models import ARCHITECTURES, build_model, init_variables
-from .transfer import transfer_backbone
+from .models import ARCHITECTURES, build_model, init_variables, resolve_dtype
+from .transfer import head_name, initialiser_from
 
 IMAGE_SIZE = 48
 _USE_PARAM = object()
-
-# Parameters that do not change what a run computes: a checkpoint stays valid across them
-# (so ``epochs`` can be raised to continue a finished run; not under the cosine schedule,
-# whose every epoch's rate depends on ``epochs``).
-_RUN_NEUTRAL = ("epochs", "verbose", "checkpoint_dir", "tta", "predict_batch_size")
-
-
-def resolve_dtype(dtype: str) -> Any:
-    """The computation dtype of an estimator's ``dtype`` setting (``"auto"``: bfloat16 on a GPU,
-    float32 elsewhere)."""
-    if dtype == "auto":
-        return jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32
-    if dtype in ("float32", "bfloat16"):
-        return jnp.dtype(dtype)
-    raise ValueError(f"dtype must be 'auto', 'float32' or 'bfloat16', got {dtype!r}")
-
-
-def check_images(X: Any, what: str = "X") -> np.ndarray:
-    """``X`` as a ``(N, 48, 48)`` uint8 array (a trailing channel axis of 1 is dropped; other
-    numeric dtypes are taken on the 0..255 scale). Raises :class:`FerBenchError` otherwise."""
-    X = np.asarray(X)
-    if X.ndim == 4 and X.shape[-1] == 1:
-        X = X[..., 0]
-    if X.ndim != 3 or X.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise FerBenchError(
-            f"{what} has shape {X.shape}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) face crops "
-            "(run the face stage, which resizes to 48x48, first)")
-    if len(X) == 0:
-        raise FerBenchError(f"{what} holds no images")
-    if X.dtype != np.uint8:
-        if not np.issubdtype(X.dtype, np.number):
-            raise FerBenchError(f"{what} has dtype {X.dtype}, expected uint8 pixels")
-        X = np.clip(np.rint(X), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(X)
 
 
 class CNNClassifier(ClassifierMixin, BaseEstimator):
@@ -228,42 +193,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             n_splits=1, test_size=n_val, random_state=self.random_state)
         return next(splitter.split(X, y))
 
-    def _signature(self, *arrays: np.ndarray) -> str:
-        h = hashlib.sha256()
-        neutral = set(_RUN_NEUTRAL) - ({"epochs"} if self.lr_schedule == "cosine" else set())
-        if self.init_from is None:  # so checkpoints from before the parameter stay valid
-            neutral.add("init_from")
-        if not self.ema:  # likewise
-            neutral.add("ema")
-        params = {k: v for k, v in self.get_params().items() if k not in neutral}
-        h.update(json.dumps(params, sort_keys=True, default=str).encode())
-        for a in arrays:
-            h.update(str(a.shape).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        if self.init_from is not None:  # the starting weights, not just their file name
-            h.update(modelfile.file_digest(self.init_from).encode())
-        return h.hexdigest()
-
-    def _initialiser(self):
-        """The function that turns fresh weights into the starting ones (``init_from``)."""
-        if self.init_from is None:
-            return None
-        source = modelfile.read_model(self.init_from).weights
-        if not isinstance(source, modelfile.CNNWeights):
-            raise FerBenchError(f"{self.init_from}: holds a classical pipeline, not a CNN; pass "
-                                "a deep model file as init_from")
-        if source.arch != self.arch:
-            raise FerBenchError(
-                f"{self.init_from}: a {source.arch} model cannot initialise a {self.arch}; "
-                f"pass a {self.arch} model file as init_from")
-        return partial(transfer_backbone, source=source.variables,
-                       source_name=str(self.init_from))
-
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "CNNClassifier":
         """Train on faces ``X`` (N, 48, 48) uint8 with labels ``y`` (N,), selecting the epoch and
         stopping on ``X_val`` / ``y_val`` (or a held-out ``validation_fraction`` of ``X``)."""
         self._check_params()
-        X = check_images(X)
+        X = check_images(X, size=IMAGE_SIZE)
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise FerBenchError(f"y has shape {y.shape}, expected ({len(X)},) labels for X")
@@ -274,7 +208,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             tr, va = self._holdout(X, y_idx)
             X, X_val, y_idx, yv_idx = X[tr], X[va], y_idx[tr], y_idx[va]
         else:
-            X_val = check_images(X_val, "X_val")
+            X_val = check_images(X_val, "X_val", IMAGE_SIZE)
             y_val = np.asarray(y_val)
             if y_val.shape != (len(X_val),):
                 raise FerBenchError(f"y_val has shape {y_val.shape}, expected ({len(X_val)},)")
@@ -286,10 +220,12 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             yv_idx = np.searchsorted(self.classes_, y_val)
         num_classes = len(self.classes_)
         model = build_model(self.arch, num_classes, resolve_dtype(self.dtype))
-        signature = (self._signature(X, y_idx, X_val, yv_idx)
+        signature = (run_signature(self.get_params(), X, y_idx, X_val, yv_idx)
                      if self.checkpoint_dir is not None else "")
+        initialise = (None if self.init_from is None
+                      else initialiser_from(self.init_from, self.arch, head_name(model)))
         result = train.fit(model, X, y_idx, X_val, yv_idx, num_classes, self.train_config(),
-                           self.checkpoint_dir, signature, self._initialiser())
+                           self.checkpoint_dir, signature, initialise)
         self.variables_ = result.variables
         self.history_ = result.history
         accs = [h["val_accuracy"] for h in self.history_]
@@ -321,19 +257,19 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tta = self.used_tta() if tta is _USE_PARAM else tta
         if tta not in TTA_MODES:
             raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
-        X = check_images(X)
+        X = check_images(X, size=IMAGE_SIZE)
 
         def compute() -> np.ndarray:
             # Shared and cached outside the estimator: clone/deepcopy never copy compiled code.
             model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
-            predictor = train.get_predictor(model, int(self.predict_batch_size),
-                                            train.device_mesh())
+            predictor = predict.get_predictor(model, int(self.predict_batch_size),
+                                              predict.device_mesh())
             return predictor.predict_proba(self._device_variables(predictor), X, tta)
 
         # One forward pass (ten-crop too) for the harness's predict and predict_proba.
         return shared_result((id(self.variables_), tta), X, compute)
 
-    def _device_variables(self, predictor: train.Predictor) -> Any:
+    def _device_variables(self, predictor: predict.Predictor) -> Any:
         # Keep the weights on the device between calls: copying them for every call cost about
         # 10 ms at batch 1, twenty times the forward pass. The cache holds the weights object it
         # was made from, so a refit (new ``variables_``) is never served stale weights.
@@ -352,16 +288,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         (see :data:`~fer_bench.pipelines.deep.models.FEATURES`), for hybrids such as
         ``cnn-svm``."""
         check_is_fitted(self, "variables_")
-        X = check_images(X)
+        X = check_images(X, size=IMAGE_SIZE)
         model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
-        fn = train.get_embedder(model)
-        step = int(self.predict_batch_size)
-        out = []
-        for i in range(0, len(X), step):
-            chunk = X[i:i + step]
-            batch = train.pad_rows(chunk, train.bucket(len(chunk), 8))  # few shapes to compile
-            out.append(np.asarray(fn(self.variables_, batch))[:len(chunk)])
-        return np.concatenate(out).astype(np.float32)
+        return predict.embed(model, self.variables_, X, int(self.predict_batch_size))
 
     def predict(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
         """Predicted labels ``(N,)`` (entries of ``classes_``)."""
@@ -438,3 +367,36 @@ def make_mini_xception(**params: Any) -> CNNClassifier:
 def make_vgg_fer(**params: Any) -> CNNClassifier:
     """The VGG-style network after Khaireddin & Chen 2021 (parameters override the defaults)."""
     return _make("vgg-fer", params)
+
+
+#: Registry declarations (read without importing this module: see fer_bench.registry). The
+#: ``budgets`` are each CNN's own entries of ``run --budget`` (fer_bench.registry.BUDGETS
+#: gives the family's where a CNN has none).
+PLUGINS = [
+    {"kind": "pipeline", "name": "little-vgg", "target": "make_little_vgg", "order": 110,
+     "summary": "the thesis's little-VGG CNN (JAX/Flax)", "family": "deep",
+     "published": (65.5, "the thesis, 25 epochs at batch 32"),
+     "budgets": {
+         "cpu": {"fer2013": {"epochs": 1}, "ckplus": {"epochs": 6}, "jaffe": {"epochs": 6}},
+         "cpu-2h": {"fer2013": {"epochs": 22, "lr_schedule": "cosine"},
+                    "ckplus": {"epochs": 6}, "jaffe": {"epochs": 6}},
+     }},
+    {"kind": "pipeline", "name": "mini-xception", "target": "make_mini_xception", "order": 120,
+     "summary": "the thesis's mini-Xception residual CNN (JAX/Flax)", "family": "deep",
+     "published": (66.0, "Arriaga et al. 2017"),
+     "budgets": {
+         "cpu": {"fer2013": {"epochs": 5}},
+         "cpu-2h": {"fer2013": {"epochs": 90, "lr_schedule": "cosine", "ema": 0.999,
+                                "tta": "auto"}},
+     }},
+    {"kind": "pipeline", "name": "vgg-fer", "target": "make_vgg_fer", "order": 130,
+     "summary": "the strongest CNN here: a VGG-style net after Khaireddin & Chen 2021 "
+                "(JAX/Flax)", "family": "deep",
+     "published": (73.28, "Khaireddin & Chen 2021, on a GPU budget"),
+     "budgets": {
+         "cpu": {"fer2013": {"epochs": 1, "tta": None}, "ckplus": {"epochs": 3, "tta": None},
+                 "jaffe": {"epochs": 3, "tta": None}},
+         "cpu-2h": {"fer2013": {"epochs": 10, "lr_schedule": "cosine", "tta": None},
+                    "ckplus": {"epochs": 3, "tta": None}, "jaffe": {"epochs": 3, "tta": None}},
+     }},
+]

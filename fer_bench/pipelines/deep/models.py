@@ -1,12 +1,22 @@
-"""The CNN architectures: little-VGG, mini-Xception and vgg-fer (Flax linen).
+"""The CNN architectures: one parametrised VGG (variants little-VGG and vgg-fer) and
+mini-Xception (Flax linen).
 
-Every model maps ``(N, 48, 48, 1)`` floats in [0, 1] to ``(N, num_classes)`` float32 logits and
-normalises its input itself. ``dtype`` is the computation dtype (``jnp.bfloat16`` on a GPU halves
-memory traffic); parameters and batch statistics stay float32. ``impl="lax"`` swaps the fast
-layer formulations of :mod:`.layers` for XLA's reference ones (used by tests and benchmarks).
+Every model maps ``(N, 48, 48)`` or ``(N, 48, 48, 1)`` floats in [0, 1] to ``(N, num_classes)``
+float32 logits and normalises its input itself. ``dtype`` is the computation dtype
+(``jnp.bfloat16`` on a GPU halves memory traffic); parameters and batch statistics stay float32.
+``impl="lax"`` swaps the fast layer formulations of :mod:`.layers` for XLA's reference ones (used
+by tests and benchmarks).
+
+A network joins :data:`ARCHITECTURES` when it is a linen module (or a ``functools.partial`` of
+one) that takes ``num_classes`` (``dtype`` and ``impl`` too if it offers them:
+:func:`build_model` passes only what it declares), sows its penultimate features into
+:data:`FEATURES`, and names its classifier layer :data:`HEAD` (or says in a ``head`` attribute
+which layer is its classifier), which is what transfer learning leaves fresh.
 """
 from __future__ import annotations
 
+import inspect
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -26,6 +36,23 @@ PIXEL_STD = 0.25
 #: ``apply(..., mutable=[FEATURES])``; a plain ``apply`` ignores it, so predictions are unchanged.
 FEATURES = "features"
 
+#: The name a network gives its classifier layer, unless its ``head`` attribute names another.
+HEAD = "head"
+
+# One shared initialiser object: modules are compared (and cached) by their fields.
+HE_NORMAL = nn.initializers.he_normal()
+LECUN_NORMAL = nn.initializers.lecun_normal()
+
+
+def resolve_dtype(dtype: str) -> Any:
+    """The computation dtype of an estimator's ``dtype`` setting (``"auto"``: bfloat16 on a GPU,
+    float32 elsewhere)."""
+    if dtype == "auto":
+        return jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32
+    if dtype in ("float32", "bfloat16"):
+        return jnp.dtype(dtype)
+    raise ValueError(f"dtype must be 'auto', 'float32' or 'bfloat16', got {dtype!r}")
+
 
 def _normalise(x: jax.Array, dtype: Any) -> jax.Array:
     if x.ndim == 3:  # (N, 48, 48) -> (N, 48, 48, 1)
@@ -41,40 +68,78 @@ def _batch_norm(train: bool, dtype: Any, name: str | None = None) -> nn.BatchNor
                         dtype=dtype, name=name)
 
 
-class LittleVGG(nn.Module):
-    """The thesis's Keras "little VGG".
+class VGG(nn.Module):
+    """A VGG-style network: stages of 3x3 convolutions, then dense layers and the classifier.
 
-    Four blocks of [3x3 conv -> ELU -> BN] x 2 -> 2x2 max-pool -> dropout 0.2 with 32, 64, 128
-    and 256 filters (he_normal init), then two [dense(64) -> ELU -> BN -> dropout 0.5] and the
-    classifier. About 1.33 M parameters for 7 classes.
+    Each of the ``widths`` stages is ``convs`` x [3x3 conv -> BN and activation] -> 2x2 max-pool
+    (-> dropout ``conv_dropout``); then ``dense_layers`` x [dense(``dense``) -> activation
+    (-> BN) -> dropout ``dense_dropout``] and the classifier. Kernels use ``kernel_init``, the
+    classifier ``head_init``. The named variants below fix the thesis's and the paper's recipes.
     """
 
     num_classes: int = 7
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    dense: int = 64
-    conv_dropout: float = 0.2
-    dense_dropout: float = 0.5
+    widths: tuple[int, ...] = (48, 96, 192, 384)
+    convs: int = 2
+    dense: int = 256
+    dense_layers: int = 2
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
+    #: conv -> BN -> activation when True, conv -> activation -> BN (the thesis's Keras order)
+    #: when False.
+    norm_first: bool = True
+    conv_bias: bool = False
+    conv_dropout: float = 0.0
+    dense_norm: bool = False
+    dense_dropout: float = 0.4
+    kernel_init: Callable[..., jax.Array] = HE_NORMAL
+    head_init: Callable[..., jax.Array] = LECUN_NORMAL
     dtype: Any = jnp.float32
     impl: str = "auto"
 
+    @property
+    def head(self) -> str:
+        # The name Flax gave the classifier before it was named explicitly (the dense layer
+        # after the hidden ones): model files store its weights under it.
+        return f"Dense_{self.dense_layers}"
+
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        init = nn.initializers.he_normal()
         x = _normalise(x, self.dtype)
         for width in self.widths:
-            for _ in range(2):
-                x = Conv(width, kernel_init=init, dtype=self.dtype, impl=self.impl)(x)
-                x = _batch_norm(train, self.dtype)(nn.elu(x))
+            for _ in range(self.convs):
+                x = Conv(width, use_bias=self.conv_bias, kernel_init=self.kernel_init,
+                         dtype=self.dtype, impl=self.impl)(x)
+                if self.norm_first:
+                    x = self.activation(_batch_norm(train, self.dtype)(x))
+                else:
+                    x = _batch_norm(train, self.dtype)(self.activation(x))
             x = max_pool_2x2(x)
-            x = nn.Dropout(self.conv_dropout, deterministic=not train)(x)
+            if self.conv_dropout:  # no layer at rate 0: later layers keep their names and rngs
+                x = nn.Dropout(self.conv_dropout, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)
-        for _ in range(2):
-            x = nn.Dense(self.dense, kernel_init=init, dtype=self.dtype)(x)
-            x = _batch_norm(train, self.dtype)(nn.elu(x))
+        for _ in range(self.dense_layers):
+            x = self.activation(nn.Dense(self.dense, kernel_init=self.kernel_init,
+                                         dtype=self.dtype)(x))
+            if self.dense_norm:
+                x = _batch_norm(train, self.dtype)(x)
             x = nn.Dropout(self.dense_dropout, deterministic=not train)(x)
         self.sow(FEATURES, "features", x)
-        x = nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype)(x)
+        x = nn.Dense(self.num_classes, kernel_init=self.head_init, dtype=self.dtype,
+                     name=self.head)(x)
         return x.astype(jnp.float32)
+
+
+#: The thesis's Keras "little VGG": four stages of [3x3 conv -> ELU -> BN] x 2 -> 2x2 max-pool
+#: -> dropout 0.2 with 32, 64, 128 and 256 filters (he_normal init), then two [dense(64) -> ELU
+#: -> BN -> dropout 0.5] and the classifier. About 1.33 M parameters for 7 classes.
+LittleVGG = partial(VGG, widths=(32, 64, 128, 256), dense=64, activation=nn.elu,
+                    norm_first=False, conv_bias=True, conv_dropout=0.2, dense_norm=True,
+                    dense_dropout=0.5, head_init=HE_NORMAL)
+
+#: A VGG-style network after Khaireddin & Chen (2021), sized for CPU inference: four stages of
+#: [3x3 conv -> BN -> ReLU] x 2 -> 2x2 max-pool, then two [dense -> ReLU -> dropout 0.4] and the
+#: classifier. The paper's widths are (64, 128, 256, 512) with 4096-wide dense layers; these
+#: (48, 96, 192, 384) and 256 keep it near 3.6 M parameters and ~0.5 GFLOP per image.
+VGGFer = partial(VGG, widths=(48, 96, 192, 384), dense=256, dense_dropout=0.4)
 
 
 class MiniXception(nn.Module):
@@ -93,6 +158,12 @@ class MiniXception(nn.Module):
     dtype: Any = jnp.float32
     impl: str = "auto"
 
+    @property
+    def head(self) -> str:
+        # The classifier convolution's name from before it was named explicitly (after the two
+        # base convolutions and one shortcut per module): model files store it under it.
+        return f"Conv_{2 + len(self.widths)}"
+
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         sep_impl = "lax" if self.impl == "lax" else "shift"
@@ -110,46 +181,12 @@ class MiniXception(nn.Module):
             x = _batch_norm(train, self.dtype)(x)
             x = max_pool_3x3_s2(x) + residual
         self.sow(FEATURES, "features", x.mean(axis=(1, 2)))
-        x = Conv(self.num_classes, dtype=self.dtype, impl=self.impl)(x)
+        x = Conv(self.num_classes, dtype=self.dtype, impl=self.impl, name=self.head)(x)
         return x.mean(axis=(1, 2)).astype(jnp.float32)
 
 
-class VGGFer(nn.Module):
-    """A VGG-style network after Khaireddin & Chen (2021), sized for CPU inference.
-
-    Four stages of [3x3 conv -> BN -> ReLU] x 2 -> 2x2 max-pool with ``widths`` filters, then two
-    [dense -> ReLU -> dropout] layers and the classifier. The paper's widths are
-    (64, 128, 256, 512) with 4096-wide dense layers; the defaults here (48, 96, 192, 384) and 256
-    keep it near 3.6 M parameters and ~0.5 GFLOP per image.
-    """
-
-    num_classes: int = 7
-    widths: tuple[int, ...] = (48, 96, 192, 384)
-    dense: int = 256
-    dropout: float = 0.4
-    dtype: Any = jnp.float32
-    impl: str = "auto"
-
-    @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        init = nn.initializers.he_normal()
-        x = _normalise(x, self.dtype)
-        for width in self.widths:
-            for _ in range(2):
-                x = Conv(width, use_bias=False, kernel_init=init, dtype=self.dtype,
-                         impl=self.impl)(x)
-                x = nn.relu(_batch_norm(train, self.dtype)(x))
-            x = max_pool_2x2(x)
-        x = x.reshape(x.shape[0], -1)
-        for _ in range(2):
-            x = nn.relu(nn.Dense(self.dense, kernel_init=init, dtype=self.dtype)(x))
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        self.sow(FEATURES, "features", x)
-        x = nn.Dense(self.num_classes, dtype=self.dtype)(x)
-        return x.astype(jnp.float32)
-
-
-#: Architecture name -> model class; the names are the registered pipeline names.
+#: Architecture name -> model (a module class, or a partial of one); the names are the
+#: registered pipeline names.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "little-vgg": LittleVGG,
     "mini-xception": MiniXception,
@@ -159,10 +196,26 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
 
 def build_model(arch: str, num_classes: int, dtype: Any = jnp.float32, impl: str = "auto",
                 **options: Any) -> nn.Module:
-    """The model called ``arch`` (a key of :data:`ARCHITECTURES`) for ``num_classes`` classes."""
+    """The model called ``arch`` (a key of :data:`ARCHITECTURES`) for ``num_classes`` classes.
+
+    ``dtype`` and ``impl`` go to the networks that declare them; asking a network that does not
+    for anything but float32 and its own layers is a ``ValueError``.
+    """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](num_classes=num_classes, dtype=dtype, impl=impl, **options)
+    make = ARCHITECTURES[arch]
+    accepted = inspect.signature(make).parameters
+    if "num_classes" not in accepted:
+        raise ValueError(f"architecture {arch!r} takes no num_classes; give its module a "
+                         "num_classes field sizing the classifier")
+    settings = {"num_classes": num_classes}
+    for name, value, default in (("dtype", dtype, jnp.float32), ("impl", impl, "auto")):
+        if name in accepted:
+            settings[name] = value
+        elif value != default:
+            raise ValueError(f"architecture {arch!r} has no {name} setting, so it cannot run with "
+                             f"{name}={value!r}; use the default or give its module a {name} field")
+    return make(**settings, **options)
 
 
 def init_variables(model: nn.Module, seed: int = 0, size: int = 48) -> dict:

@@ -1,4 +1,5 @@
-"""Training: the train state, jitted train and evaluation steps, and the epoch loop.
+"""Training: the jitted train step and the epoch loop (the train state is :mod:`.state`'s, the
+checkpoints :mod:`.checkpoint`'s and the inference :mod:`.predict`'s).
 
 The loop keeps the whole training set on the device and runs one jitted step per batch that
 gathers the batch, augments it and updates the model, so the host only dispatches. Model
@@ -16,97 +17,31 @@ the devices and replicates the parameters (a no-op on a one-device CPU).
 """
 from __future__ import annotations
 
-import json
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import linen as nn
-from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from ... import modelfile
-from ...errors import ModelFileError
+from . import checkpoint
 from .input_pipeline import (
     AugmentConfig, augment, bucket, epoch_permutation, mixup, pad_rows, take_batch, to_float,
-    tta_views,
+)
+from .predict import Predictor, chunk_size, device_mesh, get_predictor
+from .state import (
+    Progress, TrainConfig, TrainState, copy_tree, cosine_rate, create_state, make_key,
+    make_optimizer, set_learning_rate,
 )
 
 Array = jax.Array
-
-OPTIMIZERS = ("adamw", "sgd")
-LR_SCHEDULES = ("plateau", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one training run (see :class:`~.estimator.CNNClassifier`)."""
-
-    epochs: int = 50
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    ema: float = 0.0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    patience: int = 10
-    lr_patience: int = 5
-    lr_factor: float = 0.5
-    min_lr: float = 1e-6
-    lr_schedule: str = "plateau"
-    eval_batch_size: int = 256
-    seed: int = 0
-    verbose: int = 1
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if not 0.0 <= self.ema < 1.0:
-            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-
-class TrainState(struct.PyTreeNode):
-    """Everything a step updates. The model and the optimiser are not part of it: they are
-    constants of the compiled step (:func:`compiled_train_step`), so equal settings in a later
-    fit reuse the compiled code."""
-
-    step: Array
-    params: Any
-    batch_stats: Any
-    opt_state: Any
-    # The exponential moving average of ``{"params", "batch_stats"}`` (``TrainConfig.ema``);
-    # None when off, so that the state and its checkpoints keep their structure.
-    ema: Any = None
-
-
-@dataclass
-class Progress:
-    """Host-side loop state saved with every checkpoint."""
-
-    epoch: int = 0  # epochs finished
-    best_accuracy: float = -1.0
-    best_epoch: int = -1
-    bad_epochs: int = 0  # epochs since the best validation accuracy (early stopping)
-    plateau_loss: float = math.inf
-    plateau_epochs: int = 0  # epochs since the lowest validation loss (LR plateau)
-    learning_rate: float = 0.0
-    stopped: bool = False
-    history: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -116,85 +51,6 @@ class FitResult:
     variables: dict
     last_variables: dict
     history: list[dict]
-
-
-def device_mesh() -> Mesh:
-    """A one-axis mesh (``"batch"``) over every local device."""
-    return Mesh(np.asarray(jax.local_devices()), ("batch",))
-
-
-def _decay_mask(params: Any) -> Any:
-    # Decay kernels only: biases and batch-norm scales/offsets are not weights to shrink.
-    return jax.tree_util.tree_map(lambda p: p.ndim > 1, params)
-
-
-def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """AdamW (decoupled decay) or SGD with Nesterov momentum (L2 decay).
-
-    The learning rate lives in the optimiser state (``inject_hyperparams``), where
-    :func:`create_state` puts ``cfg.learning_rate`` and the plateau rule lowers it, so neither
-    needs a recompilation.
-    """
-    return _optimizer(cfg.optimizer, cfg.momentum, cfg.weight_decay)
-
-
-@lru_cache(maxsize=16)
-def _optimizer(name: str, momentum: float, weight_decay: float) -> optax.GradientTransformation:
-    # Cached, and independent of the learning rate: the optimiser is a constant of the compiled
-    # step, so an identical object lets later fits reuse the compiled code.
-    def build(learning_rate):
-        if name == "adamw":
-            return optax.adamw(learning_rate, weight_decay=weight_decay, mask=_decay_mask)
-        return optax.chain(
-            optax.add_decayed_weights(weight_decay, mask=_decay_mask),
-            optax.sgd(learning_rate, momentum=momentum, nesterov=True),
-        )
-
-    return optax.inject_hyperparams(build)(learning_rate=1.0)  # the real rate is set in the state
-
-
-def make_key(seed: int) -> Array:
-    """The root random key of a run. XLA's RngBitGenerator ("rbg") rather than threefry: the
-    same determinism on one backend, and several times faster to compile on CPU."""
-    return jax.random.key(seed, impl="rbg")
-
-
-def create_state(model: nn.Module, cfg: TrainConfig, image_size: int = 48,
-                 initialise: Callable[[dict], dict] | None = None) -> TrainState:
-    """A fresh train state: weights initialised from ``cfg.seed``, then mapped by ``initialise``
-    (fresh ``{"params", "batch_stats"}`` -> starting ones, e.g. :mod:`.transfer`) if given."""
-    x = jnp.zeros((1, image_size, image_size, 1), jnp.float32)
-    variables = _jitted_init(model)(jax.random.fold_in(make_key(cfg.seed), 1), x)
-    variables = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
-    if initialise is not None:
-        variables = initialise(variables)
-    params = variables["params"]
-    state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                       batch_stats=variables["batch_stats"],
-                       opt_state=make_optimizer(cfg).init(params),
-                       ema=_copy(variables) if cfg.ema > 0 else None)
-    return set_learning_rate(state, cfg.learning_rate)
-
-
-@lru_cache(maxsize=8)
-def _jitted_init(model: nn.Module) -> Callable:
-    return jax.jit(partial(model.init, train=False))
-
-
-def set_learning_rate(state: TrainState, lr: float) -> TrainState:
-    hyper = dict(state.opt_state.hyperparams)
-    hyper["learning_rate"] = jnp.asarray(lr, dtype=jnp.asarray(hyper["learning_rate"]).dtype)
-    return state.replace(opt_state=state.opt_state._replace(hyperparams=hyper))
-
-
-def cosine_rate(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of (0-based) ``epoch`` under the cosine schedule: ``cfg.learning_rate`` at
-    the first epoch, decaying along half a cosine to ``cfg.min_lr`` after ``cfg.epochs``.
-
-    Set once per epoch from the host, like the plateau rule, so it never recompiles the step.
-    """
-    t = min(epoch, cfg.epochs) / cfg.epochs
-    return cfg.min_lr + (cfg.learning_rate - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def soft_targets(labels: Array, num_classes: int, smoothing: float) -> Array:
@@ -270,135 +126,32 @@ def compiled_train_step(cfg: StepConfig, mesh: Mesh) -> Callable:
                    out_shardings=NamedSharding(mesh, PartitionSpec()))
 
 
-def predict_chunk(apply_fn: Callable, variables: dict, images: Array, offset: Array, *,
-                  chunk: int, tta: str | None, mesh: Mesh) -> Array:
-    """Class probabilities ``(chunk, K)`` of rows ``offset:offset+chunk`` of the uint8 images,
-    averaged over the test-time views ``tta`` (see :func:`.input_pipeline.tta_views`)."""
-    x = to_float(jax.lax.dynamic_slice_in_dim(images, offset, chunk))
-    x = jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec("batch")))
-    views = tta_views(x, tta)
-    probs = jax.vmap(lambda v: jax.nn.softmax(apply_fn(variables, v, train=False)))(views)
-    return probs.mean(axis=0)
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """What every epoch of a fit reads: the device-resident data and the compiled functions."""
 
+    step_fn: Callable
+    predictor: Predictor
+    train_x: Array
+    train_y: Array
+    n: int
+    steps: int
+    batch_size: int
+    val_x: Array
+    val_labels: np.ndarray
+    val_chunk: int
+    base_key: Array
+    num_classes: int
+    label_smoothing: float
 
-def chunk_size(n: int, batch_size: int, n_devices: int) -> int:
-    """Rows per inference call: ``batch_size``, or less for small inputs (a power of two, so
-    that few shapes are compiled), always a multiple of the device count."""
-    size = min(batch_size, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
-    return max(n_devices, -(-size // n_devices) * n_devices)
-
-
-class Predictor:
-    """Jitted, chunked inference of ``model`` with fixed ``variables`` on uint8 images."""
-
-    def __init__(self, model: nn.Module, batch_size: int = 256, mesh: Mesh | None = None) -> None:
-        self.model = model
-        self.batch_size = batch_size
-        self.mesh = mesh or device_mesh()
-        self._fns: dict = {}
-
-    def _fn(self, chunk: int, tta: str | None):
-        if (chunk, tta) not in self._fns:
-            self._fns[chunk, tta] = jax.jit(partial(
-                predict_chunk, self.model.apply, chunk=chunk, tta=tta, mesh=self.mesh))
-        return self._fns[chunk, tta]
-
-    def place(self, variables: Any) -> Any:
-        """``variables`` replicated on the mesh's devices (a no-op for a tree already there)."""
-        return jax.device_put(variables, NamedSharding(self.mesh, PartitionSpec()))
-
-    def put(self, images: np.ndarray, chunk: int) -> Array:
-        """``images`` (N, H, W) uint8 zero-padded to :func:`~.input_pipeline.bucket` rows,
-        replicated on the devices."""
-        images = pad_rows(images, bucket(len(images), chunk))
-        return jax.device_put(images, NamedSharding(self.mesh, PartitionSpec()))
-
-    def proba_on_device(self, variables: dict, images: Array, n: int, chunk: int,
-                        tta: str | None = None) -> Array:
-        """Probabilities of the first ``n`` rows of ``images`` (as returned by :meth:`put`)."""
-        fn = self._fn(chunk, tta)
-        parts = [fn(variables, images, jnp.int32(i)) for i in range(0, n, chunk)]
-        return jnp.concatenate(parts)[:n]
-
-    def predict_proba(self, variables: dict, images: np.ndarray, tta: str | None = None
-                      ) -> np.ndarray:
-        """Class probabilities ``(N, K)`` of uint8 ``images`` (N, H, W)."""
-        n = len(images)
-        chunk = chunk_size(n, self.batch_size, self.mesh.size)
-        probs = self.proba_on_device(self.place(variables), self.put(images, chunk), n, chunk, tta)
-        return np.asarray(probs, dtype=np.float64)
-
-
-@lru_cache(maxsize=8)
-def get_embedder(model: nn.Module) -> Callable:
-    """A jitted ``(variables, (N, H, W) uint8 images) -> (N, D)`` function giving ``model``'s
-    penultimate features (what it sows into :data:`~.models.FEATURES`)."""
-    from .models import FEATURES
-
-    def embed(variables: dict, images: Array) -> Array:
-        _, sown = model.apply(variables, to_float(images), train=False, mutable=[FEATURES])
-        return sown[FEATURES]["features"][0]
-
-    return jax.jit(embed)
-
-
-@lru_cache(maxsize=8)
-def get_predictor(model: nn.Module, batch_size: int = 256, mesh: Mesh | None = None) -> Predictor:
-    """A shared :class:`Predictor` per (model, batch size, mesh): its compiled functions are
-    reused by later fits and predictions."""
-    return Predictor(model, batch_size, mesh)
-
-
-def _evaluate(predictor: Predictor, variables: dict, images: Array, labels: np.ndarray,
-              chunk: int, smoothing: float, num_classes: int) -> tuple[float, float]:
-    """Validation loss (cross-entropy with the training smoothing) and accuracy."""
-    probs = np.asarray(predictor.proba_on_device(variables, images, len(labels), chunk),
-                       dtype=np.float64)
-    targets = np.eye(num_classes)[labels] * (1 - smoothing) + smoothing / num_classes
-    loss = float(-np.mean(np.sum(targets * np.log(np.clip(probs, 1e-12, None)), axis=1)))
-    return loss, float(np.mean(probs.argmax(1) == labels))
-
-
-def _copy(tree: Any) -> Any:
-    # Fresh buffers: the train step donates the state's, which would invalidate a plain alias.
-    return jax.tree_util.tree_map(jnp.copy, tree)
-
-
-def _state_tree(state: TrainState) -> dict:
-    tree = {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
-            "opt_state": state.opt_state}
-    if state.ema is not None:
-        tree["ema"] = state.ema
-    return tree
-
-
-def _checkpoint_tree(state: TrainState, best: dict, progress: Progress, signature: str) -> dict:
-    return {
-        "signature": signature,
-        "state": _state_tree(state),
-        "best": best,
-        "progress": json.dumps(asdict(progress)),
-    }
-
-
-def _resume(directory: str, signature: str, state: TrainState, best: dict
-            ) -> tuple[TrainState, dict, Progress] | None:
-    raw = modelfile.load_checkpoint(directory)
-    if raw is None:
-        return None
-    path = modelfile.checkpoint_path(directory)
-    fix = "delete it, or pass another checkpoint_dir, to start a new run"
-    if raw.get("signature") != signature:
-        raise ModelFileError(
-            path, "checkpoint belongs to a run with other data or parameters", fix)
-    restored = modelfile.restore_into(_state_tree(state), raw["state"], path, "checkpoint", fix)
-    best = modelfile.restore_into(best, raw["best"], path, "checkpoint", fix)
-    try:
-        progress = Progress(**json.loads(raw["progress"]))
-    except (KeyError, TypeError, ValueError):
-        raise ModelFileError(path, "checkpoint has no readable progress record", fix) from None
-    state = state.replace(**restored)
-    return state, best, progress
+    def evaluate(self, variables: dict) -> tuple[float, float]:
+        """Validation loss (cross-entropy with the training smoothing) and accuracy."""
+        labels, k, smoothing = self.val_labels, self.num_classes, self.label_smoothing
+        probs = np.asarray(self.predictor.proba_on_device(variables, self.val_x, len(labels),
+                                                          self.val_chunk), dtype=np.float64)
+        targets = np.eye(k)[labels] * (1 - smoothing) + smoothing / k
+        loss = float(-np.mean(np.sum(targets * np.log(np.clip(probs, 1e-12, None)), axis=1)))
+        return loss, float(np.mean(probs.argmax(1) == labels))
 
 
 def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray,
@@ -409,90 +162,109 @@ def fit(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np
     ``0..num_classes-1``, selecting on ``val_images`` / ``val_labels``.
 
     With ``checkpoint_dir``, the state is saved after every epoch and a run finds and resumes
-    its own checkpoint there (``signature`` identifies the run; another run's checkpoint raises
+    its own checkpoint there (``signature`` identifies the run, see
+    :func:`.checkpoint.run_signature`; another run's checkpoint raises
     :class:`~fer_bench.errors.ModelFileError`). ``initialise`` maps the freshly initialised
-    weights to the starting ones (see :func:`create_state`).
+    weights to the starting ones (see :func:`~.state.create_state`).
     """
     mesh = device_mesh()
+    state = create_state(model, cfg, images.shape[1], initialise)
+    best = copy_tree({"params": state.params, "batch_stats": state.batch_stats})
+    progress = Progress(learning_rate=cfg.learning_rate)
+    if checkpoint_dir is not None:
+        resumed = checkpoint.resume(checkpoint_dir, signature, state, best)
+        if resumed is not None:
+            state, best, progress = resumed
+    replicated = NamedSharding(mesh, PartitionSpec())
+    state, best = jax.device_put(state, replicated), jax.device_put(best, replicated)
+    run = _setup(model, images, labels, val_images, val_labels, num_classes, cfg, mesh)
+    first_epoch = True
+    while progress.epoch < cfg.epochs and not progress.stopped:
+        state, best = _epoch(run, state, best, progress, cfg, first_epoch)
+        first_epoch = False
+        if checkpoint_dir is not None:
+            checkpoint.save(checkpoint_dir, signature, state, best, progress)
+    return FitResult(modelfile.to_host(best), modelfile.to_host(_selected(state)),
+                     progress.history)
+
+
+def _setup(model: nn.Module, images: np.ndarray, labels: np.ndarray, val_images: np.ndarray,
+           val_labels: np.ndarray, num_classes: int, cfg: TrainConfig, mesh: Mesh) -> _Run:
+    """The data on the devices and the compiled train step and evaluation of a fit."""
     n = len(images)
     batch_size = min(cfg.batch_size, n)
     batch_size = max(mesh.size, batch_size - batch_size % mesh.size)
-    steps = n // batch_size
     replicated = NamedSharding(mesh, PartitionSpec())
-
-    state = create_state(model, cfg, images.shape[1], initialise)
-    best = _copy({"params": state.params, "batch_stats": state.batch_stats})
-    progress = Progress(learning_rate=cfg.learning_rate)
-    if checkpoint_dir is not None:
-        resumed = _resume(checkpoint_dir, signature, state, best)
-        if resumed is not None:
-            state, best, progress = resumed
-    state = jax.device_put(state, replicated)
-    best = jax.device_put(best, replicated)
-
-    base_key = jax.random.fold_in(make_key(cfg.seed), 2)
     step_fn = compiled_train_step(
         StepConfig(model, make_optimizer(cfg), cfg.augment, cfg.label_smoothing, num_classes,
                    batch_size, cfg.ema), mesh)
     predictor = get_predictor(model, cfg.eval_batch_size, mesh)
     val_chunk = chunk_size(len(val_labels), cfg.eval_batch_size, mesh.size)
-    val_dev = predictor.put(val_images, val_chunk)
+    val_x = predictor.put(val_images, val_chunk)
     # Padded to a bucketed length so that folds of similar size reuse the compiled step.
     rows = bucket(n, 1024)
     train_x = jax.device_put(pad_rows(images, rows), replicated)
     train_y = jax.device_put(pad_rows(labels.astype(np.int32), rows), replicated)
+    return _Run(step_fn, predictor, train_x, train_y, n, n // batch_size, batch_size, val_x,
+                val_labels, val_chunk, jax.random.fold_in(make_key(cfg.seed), 2), num_classes,
+                cfg.label_smoothing)
 
-    first_epoch = True
-    while progress.epoch < cfg.epochs and not progress.stopped:
-        epoch = progress.epoch
-        if cfg.lr_schedule == "cosine":
-            progress.learning_rate = cosine_rate(cfg, epoch)
-            state = set_learning_rate(state, progress.learning_rate)
-        order_key, epoch_key = jax.random.split(jax.random.fold_in(base_key, epoch))
-        order = epoch_permutation(order_key, jnp.int32(n), train_y)
-        metrics = jax.device_put(jnp.zeros(3, jnp.float32), replicated)
-        bar = tqdm(total=steps * batch_size, unit="img", desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=cfg.verbose < 1, leave=cfg.verbose >= 2, dynamic_ncols=True)
-        start = shown = timed_from = time.perf_counter()
-        timed_steps = steps
-        for step in range(steps):
-            state, metrics = step_fn(state, metrics, train_x, train_y, order, jnp.int32(step),
-                                     epoch_key)
-            if step == 0 and first_epoch and steps > 1:
-                # The first call compiles; leave it out of the throughput figure.
-                jax.block_until_ready(metrics)
-                timed_from, timed_steps = time.perf_counter(), steps - 1
-            bar.update(batch_size)
-            if not bar.disable and time.perf_counter() - shown > 1.0:
-                loss_sum, correct, count = np.asarray(metrics)
-                bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}")
-                shown = time.perf_counter()
-        loss_sum, correct, count = np.asarray(metrics)  # waits for the epoch to finish
-        end = time.perf_counter()
-        seconds = end - start
-        first_epoch = False
-        raw = {"params": state.params, "batch_stats": state.batch_stats}
-        val_loss, val_acc = _evaluate(predictor, _selected(state), val_dev, val_labels,
-                                      val_chunk, cfg.label_smoothing, num_classes)
-        record = {
-            "epoch": epoch + 1, "loss": float(loss_sum / count), "accuracy": float(correct / count),
-            "val_loss": val_loss, "val_accuracy": val_acc, "lr": progress.learning_rate,
-            "images_per_s": timed_steps * batch_size / (end - timed_from), "seconds": seconds,
-        }
-        if state.ema is not None:  # what the average gains over the raw weights, every epoch
-            record["val_loss_raw"], record["val_accuracy_raw"] = _evaluate(
-                predictor, raw, val_dev, val_labels, val_chunk, cfg.label_smoothing, num_classes)
-        bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}",
-                        val_acc=f"{val_acc:.3f}", img_s=f"{record['images_per_s']:.0f}")
-        bar.close()
-        progress.history.append(record)
-        progress.epoch = epoch + 1
-        state, best = _update_progress(progress, state, best, val_loss, val_acc, cfg)
-        if checkpoint_dir is not None:
-            modelfile.save_checkpoint(checkpoint_dir, _checkpoint_tree(
-                state, best, progress, signature))
-    return FitResult(modelfile.to_host(best), modelfile.to_host(_selected(state)),
-                     progress.history)
+
+def _epoch(run: _Run, state: TrainState, best: dict, progress: Progress, cfg: TrainConfig,
+           compiles: bool) -> tuple[TrainState, dict]:
+    """Epoch ``progress.epoch``: its train steps, validation, history record and the progress
+    rules (``compiles``: its first step compiles, which the throughput figure leaves out)."""
+    epoch = progress.epoch
+    if cfg.lr_schedule == "cosine":
+        progress.learning_rate = cosine_rate(cfg, epoch)
+        state = set_learning_rate(state, progress.learning_rate)
+    bar = tqdm(total=run.steps * run.batch_size, unit="img",
+               desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=cfg.verbose < 1,
+               leave=cfg.verbose >= 2, dynamic_ncols=True)
+    state, metrics, images_per_s, seconds = _train_steps(run, state, epoch, bar, compiles)
+    loss_sum, correct, count = metrics
+    raw = {"params": state.params, "batch_stats": state.batch_stats}
+    val_loss, val_acc = run.evaluate(_selected(state))
+    record = {
+        "epoch": epoch + 1, "loss": float(loss_sum / count), "accuracy": float(correct / count),
+        "val_loss": val_loss, "val_accuracy": val_acc, "lr": progress.learning_rate,
+        "images_per_s": images_per_s, "seconds": seconds,
+    }
+    if state.ema is not None:  # what the average gains over the raw weights, every epoch
+        record["val_loss_raw"], record["val_accuracy_raw"] = run.evaluate(raw)
+    bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}",
+                    val_acc=f"{val_acc:.3f}", img_s=f"{record['images_per_s']:.0f}")
+    bar.close()
+    progress.history.append(record)
+    progress.epoch = epoch + 1
+    return _update_progress(progress, state, best, val_loss, val_acc, cfg)
+
+
+def _train_steps(run: _Run, state: TrainState, epoch: int, bar: tqdm, compiles: bool
+                 ) -> tuple[TrainState, np.ndarray, float, float]:
+    """The train steps of ``epoch``: the new state, ``[loss sum, correct, count]`` over the
+    epoch, images per second and seconds."""
+    order_key, epoch_key = jax.random.split(jax.random.fold_in(run.base_key, epoch))
+    order = epoch_permutation(order_key, jnp.int32(run.n), run.train_y)
+    mesh = run.predictor.mesh
+    metrics = jax.device_put(jnp.zeros(3, jnp.float32), NamedSharding(mesh, PartitionSpec()))
+    start = shown = timed_from = time.perf_counter()
+    timed_steps = run.steps
+    for step in range(run.steps):
+        state, metrics = run.step_fn(state, metrics, run.train_x, run.train_y, order,
+                                     jnp.int32(step), epoch_key)
+        if step == 0 and compiles and run.steps > 1:
+            # The first call compiles; leave it out of the throughput figure.
+            jax.block_until_ready(metrics)
+            timed_from, timed_steps = time.perf_counter(), run.steps - 1
+        bar.update(run.batch_size)
+        if not bar.disable and time.perf_counter() - shown > 1.0:
+            loss_sum, correct, count = np.asarray(metrics)
+            bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}")
+            shown = time.perf_counter()
+    metrics = np.asarray(metrics)  # waits for the epoch to finish
+    end = time.perf_counter()
+    return state, metrics, timed_steps * run.batch_size / (end - timed_from), end - start
 
 
 def _selected(state: TrainState) -> dict:
@@ -508,7 +280,7 @@ def _update_progress(progress: Progress, state: TrainState, best: dict, val_loss
     if val_acc > progress.best_accuracy:
         progress.best_accuracy, progress.best_epoch = val_acc, progress.epoch
         progress.bad_epochs = 0
-        best = _copy(_selected(state))
+        best = copy_tree(_selected(state))
     else:
         progress.bad_epochs += 1
         if progress.bad_epochs >= cfg.patience:

@@ -3,7 +3,8 @@ photometric normalisation, size-capped PCA and block scaling, the softmax-probab
 the label-space wrapper."""
 from __future__ import annotations
 
-from .cache import CachedExtractor, check_images
+from ..base import check_images
+from .cache import CachedExtractor
 from .gabor import GaborFeatures, gabor_kernels
 from .hog import HogFeatures
 from .labelspace import LabelSpace

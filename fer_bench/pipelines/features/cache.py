@@ -16,28 +16,10 @@ from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ...data.cache import cache_dir, discard_entry
+from ..base import check_images
 
 #: Smaller batches are computed directly: caching a demo's single frame would only fill the disk.
 MIN_CACHED_ROWS = 256
-
-
-def check_images(X) -> np.ndarray:
-    """``X`` as an ``(N, H, W)`` uint8 array; a clear ``ValueError`` for anything else.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, H, W)
-        Grayscale face crops (the face stage's output), uint8 or values in [0, 255].
-    """
-    X = np.asarray(X)
-    if X.ndim != 3 or X.dtype == object:
-        raise ValueError(
-            f"expected face crops of shape (N, H, W), got an array of shape {X.shape} "
-            f"({X.dtype}); run the images through fer_bench.face.FaceStage first"
-        )
-    if X.dtype != np.uint8:
-        X = np.clip(np.rint(X), 0, 255).astype(np.uint8)
-    return X
 
 
 def _extract_uncached(cls: type, version: int, params: dict, x_hash: str, X: np.ndarray

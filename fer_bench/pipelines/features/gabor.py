@@ -105,6 +105,8 @@ class GaborFeatures(CachedExtractor):
         Cache features on disk (see :mod:`.cache`).
     """
 
+    # The defaults are the settings tuned on FER2013 PublicTest (gabor-svm's comment in
+    # fer_bench.pipelines.classical says how); every pipeline reads them from here.
     def __init__(
         self, wavelengths: tuple[float, ...] = (3.0, 4.24, 6.0, 8.49, 12.0),
         n_orientations: int = 8, sigma_ratio: float = 0.56, gamma: float = 0.5,

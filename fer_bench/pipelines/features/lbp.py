@@ -52,7 +52,9 @@ class LbpFeatures(CachedExtractor):
         Cache features on disk (see :mod:`.cache`).
     """
 
-    def __init__(self, radii: tuple[int, ...] = (1,), points: int = 8, grid: int = 7,
+    # The defaults are the settings tuned on FER2013 PublicTest (lbp-svm's comment in
+    # fer_bench.pipelines.classical says how); every pipeline reads them from here.
+    def __init__(self, radii: tuple[int, ...] = (1,), points: int = 8, grid: int = 6,
                  method: str = "nri_uniform", hellinger: bool = True, cache: bool = True) -> None:
         self.radii = radii
         self.points = points

@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ...face.stage import equalize
-from .cache import check_images
+from ..base import check_images
 
 
 class Equalize(TransformerMixin, BaseEstimator):

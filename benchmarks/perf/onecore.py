@@ -24,6 +24,7 @@ import select
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 #: Environment that keeps every library in the child to one thread.
 SINGLE_THREAD_ENV = {
@@ -35,6 +36,8 @@ SINGLE_THREAD_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
 MODEL = "mini-xception"
+#: The folder holding the ``benchmarks`` package.
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _pick_cpu() -> int | None:
@@ -74,6 +77,9 @@ class OneCoreWorker:
         self.detect_seconds: list[float] = []
         self.faces_found = 0
         env = {**os.environ, **SINGLE_THREAD_ENV}
+        # The child runs this module with -m: the folder holding ``benchmarks/`` must be on its
+        # path wherever the parent was started from (the suite is not installed).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (REPO_ROOT, env.get("PYTHONPATH"))))
         args = [sys.executable, "-m", __name__, str(-1 if self.cpu is None else self.cpu)]
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
@@ -100,7 +106,7 @@ class OneCoreWorker:
 
     def __call__(self, n_faces: int = 1, detect_width: int = 320) -> int:
         """Process the test frame with ``n_faces`` faces (see
-        :func:`fer_bench.perf.frames.make_frame`), detecting at ``detect_width`` pixels wide
+        :func:`benchmarks.perf.frames.make_frame`), detecting at ``detect_width`` pixels wide
         (the demo's default is 320; 640 is full resolution). Returns the faces classified."""
         self._proc.stdin.write(f"frame {int(n_faces)} {int(detect_width)}\n")
         reply = self._proc.stdout.readline().split()
@@ -136,10 +142,11 @@ def _child(cpu: int) -> None:
     import jax
     import numpy as np
 
-    from ..apps.demo import FrameDetector
-    from ..data.labels import CLASSES
-    from ..models import FerModel
-    from ..pipelines.deep.models import build_model, init_variables
+    from fer_bench.apps.demo import FrameDetector
+    from fer_bench.data.labels import CLASSES
+    from fer_bench.models import FerModel
+    from fer_bench.pipelines.deep.models import build_model, init_variables
+
     from .cnn import registered_estimator
     from .frames import FACE_COUNTS, make_frame
 

@@ -18,8 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..harness.prepare import stratified_subsample
-from ..registry import PIPELINES
+from fer_bench.harness.prepare import stratified_subsample
+from fer_bench.registry import PIPELINES
+
 from .workload import uncached
 
 #: Training-set sizes on FER2013 (28,709 is all of Training).
@@ -52,7 +53,7 @@ def load_scaling_data(fer2013_root: str | Path | None = None, quick: bool = Fals
                       seed: int = 0) -> ScalingData:
     """FER2013 Training / PublicTest under ``fer2013_root`` (a data root holding ``fer2013/``),
     else the synthetic default; ``quick`` gives a tiny synthetic set and ladder for smoke runs."""
-    from ..data import load_dataset
+    from fer_bench.data import load_dataset
 
     if fer2013_root is not None and not quick:
         ds = load_dataset("fer2013", fer2013_root)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import PIPELINES
+from fer_bench.registry import PIPELINES
+
 from .workload import Workload, compiled_cost
 
 NUM_CLASSES = 7
@@ -26,7 +27,7 @@ def registered_estimator(name: str, **params):
 
 def _images(n: int, seed: int) -> np.ndarray:
     """``n`` synthetic 48x48 faces (uint8): realistic pixel statistics for batch norm."""
-    from ..data.synthetic import render_faces
+    from fer_bench.data.synthetic import render_faces
 
     rng = np.random.default_rng(seed)
     return render_faces(rng.integers(0, NUM_CLASSES, n), rng, IMAGE_SIZE)
@@ -45,8 +46,8 @@ def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
     """
     import jax
 
-    from ..pipelines.deep.estimator import resolve_dtype
-    from ..pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.estimator import resolve_dtype
+    from fer_bench.pipelines.deep.models import build_model, init_variables
 
     est = registered_estimator(name)
     model = build_model(est.arch, NUM_CLASSES, resolve_dtype(est.dtype))
@@ -83,9 +84,9 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
     import jax
     import jax.numpy as jnp
 
-    from ..pipelines.deep import train
-    from ..pipelines.deep.estimator import resolve_dtype
-    from ..pipelines.deep.models import build_model
+    from fer_bench.pipelines.deep import train
+    from fer_bench.pipelines.deep.estimator import resolve_dtype
+    from fer_bench.pipelines.deep.models import build_model
 
     overrides = {"verbose": 0, "random_state": seed}
     if batch_size is not None:

@@ -1,14 +1,18 @@
-"""``perf-report BENCH.json [MORE.json ...] [--out DIR]``: the performance report of benchmark
-runs."""
+"""``python -m benchmarks.report BENCH.json [MORE.json ...] [--out DIR] [--no-plots]``: the
+performance report of benchmark runs (run from the repository root)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from fer_bench.errors import FerBenchError
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "perf-report", help="write performance.md and plots from a pytest-benchmark JSON",
+from .render import write_performance_report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.report",
         description="Turn the JSON of `pytest benchmarks/ --benchmark-only --benchmark-json="
                     "BENCH.json` into DIR/performance.md (throughput, JAX vs PyTorch, roofline, "
                     "targets, scaling) and its PNG plots. Several files are merged (a benchmark "
@@ -19,12 +23,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="results", metavar="DIR",
                    help="directory for performance.md and the plots (default: results/)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
-    p.set_defaults(func=cmd_perf_report)
+    return p
 
 
-def cmd_perf_report(args: argparse.Namespace) -> int:
-    from ..reports.performance import write_performance_report
-
-    written = write_performance_report(args.bench_json, args.out, plots=not args.no_plots)
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        written = write_performance_report(args.bench_json, args.out, plots=not args.no_plots)
+    except FerBenchError as exc:  # a missing or foreign JSON: one line, as fer_bench's CLI does
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
