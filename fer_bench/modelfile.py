@@ -522,7 +522,7 @@ def checkpoint_path(directory: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(directory: str | os.PathLike, tree: dict) -> Path:
-    """Write checkpoint ``tree`` (see ``pipelines.deep.train``) to
+    """Write checkpoint ``tree`` (see ``pipelines.deep.checkpoint``) to
     ``directory/checkpoint.msgpack`` atomically."""
     return write_bytes(checkpoint_path(directory), dump(tree))
 

@@ -45,6 +45,21 @@ class Protocol(_Protocol):
         """The splits, deterministic for ``seed``; each already checked by :func:`check_split`."""
 
 
+def tag_indices(protocol: str, data: FaceDataset, tags: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The indices of ``data``'s images carrying each of ``tags`` (a dataset's own splits);
+    :class:`ProtocolError` when it has no split tags or none of one tag."""
+    if data.splits is None:
+        raise ProtocolError(f"{protocol}: dataset {data.name} has no split tags")
+    idx = {}
+    for tag in tags:
+        idx[tag] = np.flatnonzero(data.splits == tag)
+        if idx[tag].size == 0:
+            raise ProtocolError(
+                f"{protocol}: dataset {data.name} has no {tag!r} images "
+                f"(found {sorted(data.split_counts)}); load the complete release")
+    return idx
+
+
 def check_split(split: Split, train_ds: FaceDataset, test_ds: FaceDataset | None = None, *,
                 fixed: bool = False) -> Split:
     """Assert that ``split`` cannot leak: disjoint indices, no subject and no image on both sides.

@@ -4,11 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
-
 from ..data.dataset import FaceDataset
-from ..errors import ProtocolError
-from .base import Split, check_split
+from .base import Split, check_split, tag_indices
 
 #: Registry declarations (read without importing this module: see fer_bench.registry).
 PLUGINS = [
@@ -39,16 +36,7 @@ class TaggedSplit:
         return (self.dataset,)
 
     def splits(self, data: FaceDataset, seed: int = 0) -> Iterator[Split]:
-        if data.splits is None:
-            raise ProtocolError(f"{self.name}: dataset {data.name} has no split tags")
-        idx = {}
-        for tag in (self.train_tag, self.val_tag, self.test_tag):
-            idx[tag] = np.flatnonzero(data.splits == tag)
-            if idx[tag].size == 0:
-                raise ProtocolError(
-                    f"{self.name}: dataset {data.name} has no {tag!r} images "
-                    f"(found {sorted(data.split_counts)}); load the complete release"
-                )
+        idx = tag_indices(self.name, data, (self.train_tag, self.val_tag, self.test_tag))
         # The official split is fixed: ``seed`` only seeds the models, not the split. Its copies
         # across tags are the release's own, so they are counted, not refused (see check_split).
         yield check_split(

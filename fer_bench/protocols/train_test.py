@@ -18,11 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
-
 from ..data.dataset import FaceDataset
 from ..errors import ProtocolError
-from .base import Split, check_split
+from .base import Split, check_split, tag_indices
 from .kfold import _inner_val
 
 
@@ -45,15 +43,7 @@ class TrainTestSplit:
         return (self.dataset,)
 
     def splits(self, data: FaceDataset, seed: int = 0) -> Iterator[Split]:
-        if data.splits is None:
-            raise ProtocolError(f"{self.name}: dataset {data.name} has no split tags")
-        idx = {}
-        for tag in (self.train_tag, self.test_tag):
-            idx[tag] = np.flatnonzero(data.splits == tag)
-            if idx[tag].size == 0:
-                raise ProtocolError(
-                    f"{self.name}: dataset {data.name} has no {tag!r} images "
-                    f"(found {sorted(data.split_counts)}); load the complete release")
+        idx = tag_indices(self.name, data, (self.train_tag, self.test_tag))
         try:
             fit, val = _inner_val(idx[self.train_tag], data.labels, data.subjects, seed)
         except ValueError as exc:  # scikit-learn's splitter: too few images of every class
