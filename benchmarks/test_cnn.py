@@ -79,7 +79,7 @@ def test_inference(measure, workloads, sizes, name, batch):
 # --- the PyTorch reference -----------------------------------------------------------------------
 
 def _torch_model(torch, seed: int = 0):
-    from fer_bench.pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     from .torch_reference import MiniXceptionTorch, load_flax_variables
 
@@ -100,7 +100,7 @@ def test_torch_reference_matches_flax():
     """The reference computes the same function as the Flax model (same weights, same logits),
     so comparing their speed compares implementations, not networks."""
     torch = pytest.importorskip("torch")
-    from fer_bench.pipelines.deep.models import build_model
+    from fer_bench.pipelines.deep.networks import build_model
 
     model, variables = _torch_model(torch, seed=3)
     x, _ = _torch_batch(torch, 8, seed=3)

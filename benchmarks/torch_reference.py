@@ -1,7 +1,7 @@
 """A PyTorch (CPU, eager) implementation of the same mini-Xception, the obvious alternative the
 JAX/Flax model is compared with.
 
-The layers mirror :class:`fer_bench.pipelines.deep.models.MiniXception` one for one: two 3x3
+The layers mirror :class:`fer_bench.pipelines.deep.networks.MiniXception` one for one: two 3x3
 'valid' convolutions, four residual modules of depthwise-separable convolutions (the depthwise
 part is ``nn.Conv2d(C, C, 3, groups=C)``, PyTorch's own depthwise kernel) with a 3x3 stride-2
 'same' max-pool and a 1x1 stride-2 shortcut, a 3x3 classifier convolution and global average
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_bench.pipelines.deep.models import PIXEL_MEAN, PIXEL_STD
+from fer_bench.pipelines.deep.networks import PIXEL_MEAN, PIXEL_STD
 
 BN_EPS = 1e-3  # Keras' epsilon, as the Flax model uses
 BN_MOMENTUM = 0.01  # PyTorch's convention: 1 - Keras' 0.99
@@ -100,7 +100,7 @@ def load_flax_variables(model: MiniXceptionTorch, variables: dict) -> MiniXcepti
     """Copy the weights and batch statistics of a Flax ``MiniXception`` into ``model``.
 
     ``variables`` is ``{"params": ..., "batch_stats": ...}`` as returned by
-    :func:`fer_bench.pipelines.deep.models.init_variables` or held by a fitted
+    :func:`fer_bench.pipelines.deep.networks.init_variables` or held by a fitted
     ``CNNClassifier.variables_``. Flax numbers its submodules in creation order: the base
     convolutions and batch norms come first, then per residual module the shortcut conv, its
     batch norm, the two separable convs and their batch norms.

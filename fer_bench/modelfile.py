@@ -104,7 +104,7 @@ class CNNWeights:
     Attributes
     ----------
     arch : str
-        Architecture name (a key of ``fer_bench.pipelines.deep.models.ARCHITECTURES``).
+        Architecture name (a key of ``fer_bench.pipelines.deep.networks.ARCHITECTURES``).
     params : dict
         The estimator's constructor parameters.
     classes : ndarray of shape (K,)

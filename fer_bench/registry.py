@@ -200,7 +200,7 @@ def reload() -> None:
 DATASETS = Registry("dataset")
 #: Protocols: ``factory(**options) -> Protocol``. Tags: ``datasets`` (the ones it reports; None:
 #: any), ``fixed_split`` (the dataset's own published split: a cross-dataset job training on
-#: that dataset scores this protocol's model, see fer_bench.harness.models.model_source),
+#: that dataset scores this protocol's model, see fer_bench.harness.model_store.model_source),
 #: ``by_pair`` (named ``NAME:TRAIN->TEST``).
 PROTOCOLS = Registry("protocol")
 #: Pipelines: ``factory(**params) -> scikit-learn estimator`` on (N, 48, 48) uint8 faces. Tags:

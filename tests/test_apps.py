@@ -13,7 +13,7 @@ import skimage.data
 
 from fer_bench.apps.demo import FaceTracker, FrameDetector, iou_matrix
 from fer_bench.apps.predict import annotate, predict_files, predict_image
-from fer_bench.apps.train import train_model
+from fer_bench.apps.train_model import train_model
 from fer_bench.cli.main import main
 from fer_bench.data.io import read_color, read_gray
 from fer_bench.data.synthetic import render_faces

@@ -12,8 +12,8 @@ from flax import linen as nn
 
 from fer_bench.pipelines.deep import input_pipeline as ip
 from fer_bench.pipelines.deep import layers
-from fer_bench.pipelines.deep import models, transfer
-from fer_bench.pipelines.deep.models import ARCHITECTURES, build_model, count_params, init_variables
+from fer_bench.pipelines.deep import networks, transfer
+from fer_bench.pipelines.deep.networks import ARCHITECTURES, build_model, count_params, init_variables
 
 
 def _shapes(arch: str, num_classes: int, batch: int = 2):
@@ -96,16 +96,16 @@ def test_seeded_forward_pass_and_features_are_unchanged(arch):
     x = jnp.asarray(np.random.default_rng(0).random((4, 48, 48, 1)), jnp.float32)
     model = build_model(arch, 7)
     variables = jax.jit(partial(init_variables, model, 0))()
-    logits, sown = jax.jit(partial(model.apply, train=False, mutable=[models.FEATURES]))(
+    logits, sown = jax.jit(partial(model.apply, train=False, mutable=[networks.FEATURES]))(
         variables, x)
     np.testing.assert_allclose(logits[0], LOGITS[arch], rtol=1e-4, atol=1e-4)
-    assert sown[models.FEATURES]["features"][0].shape == (4, FEATURE_WIDTHS[arch])
+    assert sown[networks.FEATURES]["features"][0].shape == (4, FEATURE_WIDTHS[arch])
 
 
 def test_vgg_variants_are_one_module():
     little, fer = build_model("little-vgg", 7), build_model("vgg-fer", 7)
-    assert type(little) is type(fer) is models.VGG
-    assert little == models.VGG(num_classes=7, **ARCHITECTURES["little-vgg"].keywords)
+    assert type(little) is type(fer) is networks.VGG
+    assert little == networks.VGG(num_classes=7, **ARCHITECTURES["little-vgg"].keywords)
     assert little.widths == (32, 64, 128, 256) and fer.widths == (48, 96, 192, 384)
 
 
@@ -116,7 +116,7 @@ class _Plain(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return nn.Dense(self.num_classes, name=models.HEAD)(x.reshape(x.shape[0], -1))
+        return nn.Dense(self.num_classes, name=networks.HEAD)(x.reshape(x.shape[0], -1))
 
 
 class _NoClasses(nn.Module):

@@ -23,13 +23,13 @@ from fer_bench.models import FerModel, load_model, save_model
 from fer_bench.pipelines.deep import (
     CNNClassifier, make_little_vgg, make_mini_xception, make_vgg_fer,
 )
-from fer_bench.pipelines.deep import models, train, transfer
+from fer_bench.pipelines.deep import networks, train, transfer
 from fer_bench.pipelines.deep.layers import Conv, max_pool_2x2
 
 
 class TinyCNN(nn.Module):
     """Conv -> BN -> ReLU -> pool -> dropout -> dense: every kind of state the trainer handles.
-    Its classifier has the conventional name (:data:`~fer_bench.pipelines.deep.models.HEAD`)."""
+    Its classifier has the conventional name (:data:`~fer_bench.pipelines.deep.networks.HEAD`)."""
 
     num_classes: int = 7
     dtype: Any = jnp.float32
@@ -37,18 +37,18 @@ class TinyCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = models._normalise(x, self.dtype)
+        x = networks._normalise(x, self.dtype)
         x = max_pool_2x2(max_pool_2x2(x))  # 12 x 12: keeps the test cheap
         x = Conv(4, dtype=self.dtype)(x)
         x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
         x = max_pool_2x2(x).reshape(x.shape[0], -1)
         x = nn.Dropout(0.1, deterministic=not train)(x)
-        return nn.Dense(self.num_classes, name=models.HEAD)(x).astype(jnp.float32)
+        return nn.Dense(self.num_classes, name=networks.HEAD)(x).astype(jnp.float32)
 
 
 @pytest.fixture(autouse=True)
 def tiny_arch(monkeypatch):
-    monkeypatch.setitem(models.ARCHITECTURES, "tiny", TinyCNN)
+    monkeypatch.setitem(networks.ARCHITECTURES, "tiny", TinyCNN)
 
 
 def render(n_per_class: int, seed: int, n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -287,10 +287,10 @@ def test_transfer_finds_the_declared_classifier_not_the_last_layer():
     # mini-Xception's classifier was created last, but jit returns the variables sorted by
     # name: "the last layer" was SeparableConv3x3_7, so the FER2013 classifier was carried over
     # whenever the class counts matched. Its declared head leaves the classifier fresh.
-    fresh = jax.jit(lambda: models.init_variables(models.build_model("mini-xception", 3)))()
-    source = jax.jit(lambda: models.init_variables(models.build_model("mini-xception", 7), 1))()
+    fresh = jax.jit(lambda: networks.init_variables(networks.build_model("mini-xception", 3)))()
+    source = jax.jit(lambda: networks.init_variables(networks.build_model("mini-xception", 7), 1))()
     assert list(fresh["params"])[-1] == "SeparableConv3x3_7"
-    head = transfer.head_name(models.build_model("mini-xception", 3))
+    head = transfer.head_name(networks.build_model("mini-xception", 3))
     out = transfer.transfer_backbone(fresh, source, head)  # 7 -> 3 classes: only head differs
     _assert_trees_equal(out["params"][head], fresh["params"][head])
     for collection in ("params", "batch_stats"):
@@ -303,10 +303,10 @@ def test_transfer_finds_the_declared_classifier_not_the_last_layer():
         @nn.compact
         def __call__(self, x, train: bool = False):
             x = nn.relu(nn.Dense(4)(x.reshape(x.shape[0], -1)))
-            x = nn.Dense(self.num_classes, name=models.HEAD)(x)
+            x = nn.Dense(self.num_classes, name=networks.HEAD)(x)
             return x / self.param("temperature", nn.initializers.ones, ())
 
-    fresh = models.init_variables(Calibrated())
+    fresh = networks.init_variables(Calibrated())
     assert list(fresh["params"]) == ["Dense_0", "head", "temperature"]
     source = jax.tree_util.tree_map(lambda a: a + 1, fresh)
     out = transfer.transfer_backbone(fresh, source, transfer.head_name(Calibrated()))

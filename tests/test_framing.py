@@ -90,7 +90,7 @@ def test_cross_jobs_cut_detected_test_faces_with_the_models_framing(tmp_path, mo
 
 def test_model_files_carry_the_framing_and_refuse_nonsense(tmp_path, monkeypatch):
     monkeypatch.setattr(detect_module, "detect_faces", fake_cascade)
-    from fer_bench.apps.train import train_model
+    from fer_bench.apps.train_model import train_model
     from fer_bench.models import load_model, save_model
     from fer_bench.modelfile import read_header
 
@@ -147,7 +147,7 @@ def test_predict_and_evaluate_give_a_photo_the_same_probabilities(tmp_path, monk
     import fer_bench.face.stage as stage_module
     from fer_bench.apps.evaluate import evaluation_job
     from fer_bench.apps.predict import predict_image
-    from fer_bench.apps.train import train_model
+    from fer_bench.apps.train_model import train_model
     from fer_bench.harness.execute import predictions
     from fer_bench.harness.prepare import prepare_evaluation
     from fer_bench.models import load_model, save_model

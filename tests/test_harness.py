@@ -14,7 +14,7 @@ from fer_bench.cli.main import main
 from fer_bench.data.dataset import FaceDataset
 from fer_bench.data.labels import CLASS_INDEX
 from fer_bench.errors import FerBenchError
-from fer_bench.harness import data as jobdata
+from fer_bench.harness import job_data as jobdata
 from fer_bench.harness.execute import tta_accuracies
 from fer_bench.harness.fit import starting_weights
 from fer_bench.harness.prepare import stratified_subsample

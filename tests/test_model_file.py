@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from fer_bench.apps.train import train_model
+from fer_bench.apps.train_model import train_model
 from fer_bench.cli.main import main
 from fer_bench.data.synthetic import render_faces
 from fer_bench.models import FerModel, ModelFileError, load_model, open_model, read_header, save_model
@@ -161,7 +161,7 @@ def test_deep_model_round_trip(tmp_path):
     import jax
 
     from fer_bench.pipelines.deep.estimator import make_mini_xception
-    from fer_bench.pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     # "Fitted" with seeded random weights of the right shapes: no training, no slow eager init.
     estimator = make_mini_xception(verbose=0)

@@ -49,7 +49,7 @@ def deep_file(tmp_path_factory) -> Path:
     import jax
 
     from fer_bench.pipelines.deep.estimator import make_mini_xception
-    from fer_bench.pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     est = make_mini_xception(verbose=0)
     shapes = jax.eval_shape(partial(init_variables, build_model("mini-xception", 7)))

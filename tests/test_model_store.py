@@ -14,8 +14,8 @@ from fer_bench.cli.main import main
 from fer_bench.harness.execute import predictions
 from fer_bench.harness.fit import build_estimator
 from fer_bench.harness.jobs import expand_jobs, resolve_selection
-from fer_bench.harness.data import clear_caches, load
-from fer_bench.harness.models import ModelStore, data_digest, model_key, model_source
+from fer_bench.harness.job_data import clear_caches, load
+from fer_bench.harness.model_store import ModelStore, data_digest, model_key, model_source
 from fer_bench.harness.runner import execute_jobs, model_root
 from fer_bench.modelfile import file_digest
 from fer_bench.results.store import load_records

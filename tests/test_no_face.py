@@ -41,7 +41,7 @@ def uncropped(tmp_path, monkeypatch) -> tuple[Path, list[str]]:
     """``folder:`` test set of 100 x 100 frames (detection runs on them): per class 4 images,
     2 with a face and 2 without. Returns the folder and the no-face paths (relative)."""
     monkeypatch.setattr(stage_module, "detect_faces", fake_detect)
-    from fer_bench.harness import data as jobdata
+    from fer_bench.harness import job_data as jobdata
 
     jobdata.clear_caches()
     rng = np.random.default_rng(0)

@@ -47,7 +47,7 @@ def forward_workload(name: str, batch: int, seed: int = 0) -> Workload:
     import jax
 
     from fer_bench.pipelines.deep.estimator import resolve_dtype
-    from fer_bench.pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     est = registered_estimator(name)
     model = build_model(est.arch, NUM_CLASSES, resolve_dtype(est.dtype))
@@ -86,7 +86,7 @@ def train_step_workload(name: str, batch_size: int | None = None, augment: str |
 
     from fer_bench.pipelines.deep import train
     from fer_bench.pipelines.deep.estimator import resolve_dtype
-    from fer_bench.pipelines.deep.models import build_model
+    from fer_bench.pipelines.deep.networks import build_model
 
     overrides = {"verbose": 0, "random_state": seed}
     if batch_size is not None:

@@ -145,7 +145,7 @@ def _child(cpu: int) -> None:
     from fer_bench.apps.demo import FrameDetector
     from fer_bench.data.labels import CLASSES
     from fer_bench.models import FerModel
-    from fer_bench.pipelines.deep.models import build_model, init_variables
+    from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     from .cnn import registered_estimator
     from .frames import FACE_COUNTS, make_frame

@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ..errors import ModelFileError
-    from ..harness.models import ModelStore
+    from ..harness.model_store import ModelStore
     from ..harness.runner import model_root
     from ..modelfile import read_header
 
@@ -66,7 +66,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from ..harness.models import ModelStore
+    from ..harness.model_store import ModelStore
     from ..harness.runner import model_root
 
     store = ModelStore(model_root(args.out))
@@ -80,7 +80,7 @@ def cmd_frame(args: argparse.Namespace) -> int:
     from ..errors import FerBenchError
     from ..face.framing import stage_params
     from ..harness.fit import training_framing
-    from ..harness.models import training_job
+    from ..harness.model_store import training_job
     from ..harness.prepare import prepare
     from ..models import load_model, save_model
 

@@ -61,7 +61,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..apps.train import train_model
+    from ..apps.train_model import train_model
     from ..models import save_model
 
     out = Path(args.out) if args.out else default_out(args.pipeline, args.dataset)

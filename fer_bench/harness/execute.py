@@ -25,7 +25,7 @@ from .fit import Obtained, obtain_model, peak_rss_mb, reset_peak_rss
 from .jobs import HARNESS_VERSION, Job, corruption_entry, error_line
 from .params import face_params
 from ..protocols.cross import cross_pair, is_cross
-from .models import model_source
+from .model_store import model_source
 from .prepare import JobData, prepare, prepare_evaluation, reframe_test
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def run_job(job: Job, data_root: str | None = None, checkpoint_root: str | None 
     command : list of str, optional
         The command line that launched the run, stored in the record.
     model_root : str, optional
-        The trained-model store (``<out>/cache/models``, see :mod:`fer_bench.harness.models`):
+        The trained-model store (``<out>/cache/models``, see :mod:`fer_bench.harness.model_store`):
         a job whose model is there scores it instead of fitting, and a job that fits saves its
         model there. None: every job fits its own and keeps nothing.
     stored_after : float, optional
@@ -302,7 +302,7 @@ def score(job: Job, d: JobData, obtained: Obtained) -> dict:
     """A record's results for ``obtained``'s model on the test part of ``d``: metrics, test-time
     augmentation, validation metrics (when the model was selected on ``d``'s validation part),
     timing, face detection, data summaries and the model's training history."""
-    from . import data as jobdata
+    from . import job_data as jobdata
 
     model, prov = obtained.model, obtained.model.provenance
     estimator, classes, X_test = model.estimator, d.classes, d.X_test

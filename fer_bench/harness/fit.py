@@ -194,7 +194,7 @@ def fit_model(job: Job, d: JobData, key: str, data_sha256: str,
     from ..pipelines.base import check_label_space
     from ..results.environment import environment
     from .execute import validation_metrics
-    from .models import source_label
+    from .model_store import source_label
 
     estimator, kwargs = build_estimator(job, checkpoint_root)
     split = d.split
@@ -294,7 +294,7 @@ def obtain_model(job: Job, d: JobData, data_root: str | None = None,
     once, and replaces the stored one.
     """
     from ..modelfile import file_digest
-    from .models import ModelStore, data_digest, model_key, model_source, source_label
+    from .model_store import ModelStore, data_digest, model_key, model_source, source_label
     from .prepare import prepare
 
     check_pretrained(job)

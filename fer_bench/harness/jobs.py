@@ -328,7 +328,7 @@ def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
     broken dataset shared by several protocols and seeds is read once: its error is raised again.
     """
     from ..protocols import get_protocol
-    from .data import load, view_data
+    from .job_data import load, view_data
 
     protocol = get_protocol(spec.name)
     broken = {} if broken is None else broken

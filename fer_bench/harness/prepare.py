@@ -93,7 +93,7 @@ def prepare(job: Job, data_root: str | None) -> JobData:
     """Load, view, crop and split ``job``'s data; shared by the harness and ``train``."""
     from ..data.labels import get_view
     from ..protocols import get_protocol
-    from . import data as jobdata
+    from . import job_data as jobdata
 
     protocol = get_protocol(job.protocol)
     options = job.config()["dataset_options"]
@@ -135,7 +135,7 @@ def prepare_evaluation(job: Job, model_classes: Sequence[str], data_root: str | 
     from ..data.labels import get_view
     from ..errors import ProtocolError
     from ..protocols import Split
-    from . import data as jobdata
+    from . import job_data as jobdata
 
     (name,) = job.datasets
     options = job.config()["dataset_options"]
@@ -171,7 +171,7 @@ def reframe_test(d: JobData, job: Job, face: dict, data_root: str | None) -> Job
     test image; ``d`` itself otherwise (pre-cropped test faces are never re-cut)."""
     from dataclasses import replace
 
-    from . import data as jobdata
+    from . import job_data as jobdata
 
     if not d.test_attempted.any():
         return d

@@ -55,7 +55,7 @@ class RunSummary:
 
 
 def model_root(out: str | os.PathLike) -> Path:
-    """Where a results directory keeps its trained models (see :mod:`.models`)."""
+    """Where a results directory keeps its trained models (see :mod:`.model_store`)."""
     return Path(out).resolve() / "cache" / "models"
 
 

@@ -1,7 +1,7 @@
 """Deep pipelines: Flax CNNs trained with optax, wrapped as scikit-learn estimators.
 
 Modules follow the Flax examples' layout: :mod:`.layers` (fast conv / pooling formulations),
-:mod:`.models` (the architectures), :mod:`.input_pipeline` (on-device augmentation and
+:mod:`.networks` (the architectures), :mod:`.input_pipeline` (on-device augmentation and
 batching), :mod:`.state` (configuration, train state, optimiser), :mod:`.train` (the jitted
 train step and the epoch loop), :mod:`.checkpoint` (a run's signature, saving and resuming),
 :mod:`.predict` (jitted inference and features), :mod:`.transfer` (starting from a trained

@@ -25,7 +25,7 @@ from ..base import check_images, shared_result
 from . import predict, train
 from .checkpoint import run_signature
 from .input_pipeline import AugmentConfig, TTA_MODES
-from .models import ARCHITECTURES, build_model, init_variables, resolve_dtype
+from .networks import ARCHITECTURES, build_model, init_variables, resolve_dtype
 from .transfer import head_name, initialiser_from
 
 IMAGE_SIZE = 48
@@ -38,7 +38,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     arch : {"little-vgg", "mini-xception", "vgg-fer"}
-        The network (:mod:`.models`).
+        The network (:mod:`.networks`).
     epochs : int
         Maximum number of epochs (early stopping may end sooner).
     batch_size : int
@@ -285,7 +285,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def embed(self, X: Any) -> np.ndarray:
         """Penultimate features ``(N, D)`` of the faces: the input of the network's classifier
-        (see :data:`~fer_bench.pipelines.deep.models.FEATURES`), for hybrids such as
+        (see :data:`~fer_bench.pipelines.deep.networks.FEATURES`), for hybrids such as
         ``cnn-svm``."""
         check_is_fitted(self, "variables_")
         X = check_images(X, size=IMAGE_SIZE)

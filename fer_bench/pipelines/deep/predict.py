@@ -18,7 +18,7 @@ from flax import linen as nn
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .input_pipeline import bucket, pad_rows, to_float, tta_views
-from .models import FEATURES
+from .networks import FEATURES
 
 Array = jax.Array
 
@@ -90,7 +90,7 @@ class Predictor:
 @lru_cache(maxsize=8)
 def get_embedder(model: nn.Module) -> Callable:
     """A jitted ``(variables, (N, H, W) uint8 images) -> (N, D)`` function giving ``model``'s
-    penultimate features (what it sows into :data:`~.models.FEATURES`)."""
+    penultimate features (what it sows into :data:`~.networks.FEATURES`)."""
     def embed(variables: dict, images: Array) -> Array:
         _, sown = model.apply(variables, to_float(images), train=False, mutable=[FEATURES])
         return sown[FEATURES]["features"][0]

@@ -16,7 +16,7 @@ from flax import linen as nn
 
 from ... import modelfile
 from ...errors import FerBenchError
-from .models import HEAD
+from .networks import HEAD
 
 
 #: Bump when what ``init_from`` keeps changes. 2: the classifier is found by its declared name;
@@ -27,7 +27,7 @@ TRANSFER_VERSION = 2
 
 def head_name(model: nn.Module) -> str:
     """Name of ``model``'s classifier layer in its ``params``: the layer its ``head`` attribute
-    names, or :data:`~.models.HEAD` for a network without one."""
+    names, or :data:`~.networks.HEAD` for a network without one."""
     return getattr(model, "head", HEAD)
 
 

@@ -151,7 +151,7 @@ def key_of_file(model: FerModel, data_root: str | None = None) -> str:
     job = training_job(model)
     data_sha256 = p.get("data_sha256")
     if data_sha256 is None:
-        from .data import load
+        from .job_data import load
 
         train = job.datasets[0]
         data_sha256 = data_digest(load(train, job.dataset_options.get(train, {}), data_root))
