@@ -372,6 +372,13 @@ def test_tta_predictions():
         assert proba.shape == (len(X_VAL), 3)
         np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     assert not np.allclose(est.predict_proba(X_VAL, tta="flip"), est.predict_proba(X_VAL))
+    # the mean of the views' probabilities, each view scored on its own
+    from fer_bench.pipelines.deep.input_pipeline import to_float, tta_views
+
+    model = networks.build_model("tiny", 3)
+    views = tta_views(to_float(jnp.asarray(X_VAL)), "tencrop")
+    expected = np.mean([jax.nn.softmax(model.apply(est.variables_, v)) for v in views], axis=0)
+    np.testing.assert_allclose(est.predict_proba(X_VAL, tta="tencrop"), expected, atol=1e-6)
     est.set_params(tta="flip")
     np.testing.assert_array_equal(est.predict_proba(X_VAL), est.predict_proba(X_VAL, tta="flip"))
 

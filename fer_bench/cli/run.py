@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import FerBenchError
-from ..registry import BUDGETS, SUITES
+from ..registry import BUDGETS, PIPELINES, SUITES
 from .options import add_fit_options, n_jobs, seed_list
 
 if TYPE_CHECKING:  # the harness imports numpy and the registry's modules: only when running
@@ -173,6 +175,31 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
     return 1 if broken else 0
 
 
+def _print_estimate(jobs: list[Job], args: argparse.Namespace) -> None:
+    """Say before the run how long it should take (see :mod:`fer_bench.harness.estimate`)."""
+    from ..harness.estimate import estimate, reference_records
+    from ..harness.params import accelerator_present
+    from ..harness.runner import plan
+    from ..results.store import ResultStore
+
+    todo, _ = plan(jobs, ResultStore(args.out), resume=args.resume, force=args.force,
+                   rescore=args.rescore)
+    todo = [j for j in todo if j.problem is None]
+    if not todo:
+        return
+    # Only CNN jobs run faster with an accelerator (asking costs a JAX start in a subprocess).
+    deep = set(PIPELINES.names(family="deep"))
+    accelerator = any(j.pipeline in deep for j in todo) and accelerator_present()
+    workers = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    print(estimate(todo, reference_records(args.out), workers, accelerator).line(),
+          file=sys.stderr)
+
+
+def _took(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Let ``kill`` stop a run as cleanly as Ctrl-C (records so far kept, workers stopped)."""
@@ -229,9 +256,13 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         corruptions=corruption_names(args.corrupt),
     )
     if args.dry_run:
-        return _dry_run(jobs, args.out, resume=args.resume, force=args.force,
+        code = _dry_run(jobs, args.out, resume=args.resume, force=args.force,
                         rescore=args.rescore)
+        _print_estimate(jobs, args)
+        return code
     command = command_line(args)
+    started = time.monotonic()
+    _print_estimate(jobs, args)
     with _sigterm_as_interrupt():
         summary = execute_jobs(
             jobs, args.out, data_root=args.data_root, backend=args.backend, n_jobs=args.jobs,
@@ -240,6 +271,7 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         )
     for line in summary.lines():
         print(line, file=sys.stderr)
+    print(f"took {_took(time.monotonic() - started)}", file=sys.stderr)
     if summary.interrupted:
         print(f"interrupted: finished jobs are in {args.out}/records.jsonl; run again with "
               f"--resume to finish: {shlex.join(command + ([] if args.resume else ['--resume']))}",

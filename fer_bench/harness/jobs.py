@@ -94,6 +94,9 @@ class Job:
     #: the file), and that error's traceback; None for a job that can run.
     problem: str | None = field(default=None, compare=False)
     problem_traceback: str = field(default="", compare=False, repr=False)
+    #: ``(n_train, n_val, n_test)`` of the fold as planned (before ``limit_train``), for the
+    #: duration estimate; None when unplanned. Not part of the configuration.
+    sizes: tuple[int, int, int] | None = field(default=None, compare=False, repr=False)
 
     def config(self) -> dict:
         """Everything that determines the result, as canonical JSON-ready data."""
@@ -321,8 +324,10 @@ def default_view(spec: ProtocolSpec) -> str:
 
 
 def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
-          data_root: str | None, broken: dict[str, BaseException] | None = None) -> list[str]:
-    """Fold names of ``spec`` under ``view`` and ``seed`` (loads the data, not the faces).
+          data_root: str | None, broken: dict[str, BaseException] | None = None
+          ) -> list[tuple[str, tuple[int, int, int]]]:
+    """``(fold name, (n_train, n_val, n_test))`` of each fold of ``spec`` under ``view`` and
+    ``seed`` (loads the data, not the faces).
 
     ``broken`` remembers the load errors of datasets seen so far (by name and options), so a
     broken dataset shared by several protocols and seeds is read once: its error is raised again.
@@ -343,14 +348,16 @@ def folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
             broken[key] = exc
             raise
     data = view_data(tuple(loaded), view)
-    return [s.fold for s in protocol.splits(data.protocol_input, seed)]
+    return [(s.fold, (len(s.train), 0 if s.val is None else len(s.val), len(s.test)))
+            for s in protocol.splits(data.protocol_input, seed)]
 
 
 def plan_folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
                data_root: str | None, broken: dict[str, BaseException]
-               ) -> tuple[list[str], str | None, str]:
-    """``(folds, problem, traceback)``: the fold names, or when the data is broken (a bad file,
-    a split the leak guard refuses) ``[UNPLANNED_FOLD]`` with the one-line problem and its
+               ) -> tuple[list[tuple[str, tuple[int, int, int] | None]], str | None, str]:
+    """``(folds, problem, traceback)``: the folds as :func:`folds` gives them, or when the data
+    is broken (a bad file, a split the leak guard refuses) ``[(UNPLANNED_FOLD, None)]`` with the
+    one-line problem and its
     traceback, so that only this protocol's jobs fail. A dataset that is not where the user
     said (:class:`~fer_bench.errors.DatasetNotFound`) still raises: every job would fail."""
     try:
@@ -358,7 +365,7 @@ def plan_folds(spec: ProtocolSpec, view: str, seed: int, dataset_options: dict,
     except (DataError, ProtocolError) as exc:
         if isinstance(exc, DatasetNotFound):
             raise
-        return [UNPLANNED_FOLD], error_line(exc), "".join(traceback.format_exception(exc))
+        return [(UNPLANNED_FOLD, None)], error_line(exc), "".join(traceback.format_exception(exc))
 
 
 def expand_jobs(
@@ -398,9 +405,9 @@ def expand_jobs(
         options = {d: {**shared, **(dataset_options or {}).get(d, {})} for d in spec.datasets}
         job_view = view or default_view(spec)
         for seed in seeds:
-            fold_names, problem, trace = plan_folds(spec, job_view, seed, options, data_root,
-                                                    broken)
-            for fold in fold_names:
+            planned, problem, trace = plan_folds(spec, job_view, seed, options, data_root,
+                                                 broken)
+            for fold, sizes in planned:
                 for pipeline in selection.pipelines:
                     job_params = {**dataset_defaults(spec.datasets, pipeline),
                                   **budget_params(budget, spec.datasets, pipeline),
@@ -409,7 +416,7 @@ def expand_jobs(
                         pipeline=pipeline, protocol=spec.name, datasets=spec.datasets, fold=fold,
                         seed=int(seed), view=job_view, params=job_params, face=face,
                         limit_train=limit_train, dataset_options=options,
-                        problem=problem, problem_traceback=trace,
+                        problem=problem, problem_traceback=trace, sizes=sizes,
                     )
                     jobs.append(job)
                     jobs += [replace(job, corruption=(name, severity))

@@ -7,6 +7,7 @@ By increasing priority a pipeline's parameters are its training dataset's regist
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from typing import Any, Iterable, Sequence
@@ -146,6 +147,7 @@ def resolve_budget(budget: str, pipelines: Sequence[str]) -> str | None:
     return "full" if accelerator_present() else "cpu"
 
 
+@functools.lru_cache(maxsize=1)
 def accelerator_present() -> bool:
     """Whether JAX sees a GPU or TPU, asked in a child process: initialising JAX here would
     let its GPU client take most of the device memory before the workers that train start."""

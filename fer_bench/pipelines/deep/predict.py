@@ -35,7 +35,9 @@ def predict_chunk(apply_fn: Callable, variables: dict, images: Array, offset: Ar
     x = to_float(jax.lax.dynamic_slice_in_dim(images, offset, chunk))
     x = jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec("batch")))
     views = tta_views(x, tta)
-    probs = jax.vmap(lambda v: jax.nn.softmax(apply_fn(variables, v, train=False)))(views)
+    # One view at a time (lax.map, not vmap): the activations of a call stay those of ``chunk``
+    # images whatever the number of views, so ten-crop needs no more memory than plain scoring.
+    probs = jax.lax.map(lambda v: jax.nn.softmax(apply_fn(variables, v, train=False)), views)
     return probs.mean(axis=0)
 
 
