@@ -467,3 +467,20 @@ def test_transfer_version_is_in_the_job_config():
     from fer_bench.pipelines.deep import transfer
 
     assert jobs.TRANSFER_VERSION == transfer.TRANSFER_VERSION
+
+
+def test_dense_dropout_overrides_the_networks_own_rate():
+    from fer_bench.pipelines.deep.checkpoint import run_signature
+
+    assert CNNClassifier(arch="vgg-fer")._network(7).dense_dropout == 0.4  # as published
+    assert CNNClassifier(arch="vgg-fer", dense_dropout=0.1)._network(7).dense_dropout == 0.1
+    assert CNNClassifier(arch="little-vgg", dense_dropout=0.0)._network(7).dense_dropout == 0.0
+    with pytest.raises(ValueError, match="mini-xception has no dense layers"):
+        CNNClassifier(arch="mini-xception", dense_dropout=0.1)._check_params()
+    with pytest.raises(ValueError, match=r"dense_dropout must be in \[0, 1\)"):
+        CNNClassifier(arch="vgg-fer", dense_dropout=1.0)._check_params()
+    # left at None it does not enter a checkpoint's signature (older checkpoints stay valid)
+    params = CNNClassifier(arch="vgg-fer").get_params()
+    without = {k: v for k, v in params.items() if k != "dense_dropout"}
+    assert run_signature(params, X_VAL) == run_signature(without, X_VAL)
+    assert run_signature(params, X_VAL) != run_signature({**params, "dense_dropout": 0.1}, X_VAL)

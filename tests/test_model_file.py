@@ -160,7 +160,7 @@ def test_deep_model_round_trip(tmp_path):
 
     import jax
 
-    from fer_bench.pipelines.deep.estimator import make_mini_xception
+    from fer_bench.pipelines.deep.factories import make_mini_xception
     from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     # "Fitted" with seeded random weights of the right shapes: no training, no slow eager init.

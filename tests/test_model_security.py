@@ -48,7 +48,7 @@ def deep_file(tmp_path_factory) -> Path:
 
     import jax
 
-    from fer_bench.pipelines.deep.estimator import make_mini_xception
+    from fer_bench.pipelines.deep.factories import make_mini_xception
     from fer_bench.pipelines.deep.networks import build_model, init_variables
 
     est = make_mini_xception(verbose=0)

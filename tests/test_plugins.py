@@ -98,7 +98,7 @@ def test_same_name_twice_is_refused(tmp_path, monkeypatch):
 def test_a_new_cnn_gets_its_family_budget(example_plugins, monkeypatch):
     from fer_bench.registry import budget_for
 
-    PIPELINES.add("new-cnn", "fer_bench.pipelines.deep.estimator:make_mini_xception", "x",
+    PIPELINES.add("new-cnn", "fer_bench.pipelines.deep.factories:make_mini_xception", "x",
                   family="deep")
     assert budget_for("cpu", "fer2013", "new-cnn") == BUDGETS["cpu"]["fer2013"]["deep"]
     assert budget_for("cpu-2h", "fer2013", "new-cnn")["lr_schedule"] == "cosine"

@@ -33,6 +33,8 @@ def run_signature(params: dict, *arrays: np.ndarray) -> str:
         neutral.add("init_from")
     if not params["ema"]:  # likewise
         neutral.add("ema")
+    if params.get("dense_dropout") is None:  # likewise
+        neutral.add("dense_dropout")
     kept = {k: v for k, v in params.items() if k not in neutral}
     h.update(json.dumps(kept, sort_keys=True, default=str).encode())
     for a in arrays:

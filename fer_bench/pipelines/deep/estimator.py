@@ -1,4 +1,5 @@
-"""The scikit-learn face of the CNNs: :class:`CNNClassifier` and the registered factories.
+"""The scikit-learn face of the CNNs: :class:`CNNClassifier` (the registered factories are in
+:mod:`.factories`).
 
 Files are :mod:`fer_bench.modelfile`'s business: the estimator turns itself into plain weights
 (:meth:`CNNClassifier.to_weights`) and back (:meth:`CNNClassifier.from_weights`).
@@ -9,6 +10,7 @@ constructor only stores parameters, so ``clone`` / ``GridSearchCV`` work.
 """
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import Any
 
@@ -98,6 +100,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         whose weights start the training, all but the classifier, which starts fresh (the label
         sets may differ): e.g. CK+ folds initialised from the FER2013 model. None: random
         initialisation.
+    dense_dropout : float or None
+        Dropout rate of the dense layers before the classifier, for networks that have them
+        (little-VGG 0.5, vgg-fer 0.4 as published); None: the network's own. Heavy dropout
+        there stalls the first hundreds of steps, which is all a small dataset's budget has.
 
     Attributes
     ----------
@@ -124,7 +130,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tta: str | None = None,
         predict_batch_size: int = 256, checkpoint_dir: str | None = None,
         random_state: int = 0, verbose: int = 1, dtype: str = "auto",
-        init_from: str | None = None,
+        init_from: str | None = None, dense_dropout: float | None = None,
     ) -> None:
         self.arch = arch
         self.epochs = epochs
@@ -153,6 +159,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.dtype = dtype
         self.init_from = init_from
+        self.dense_dropout = dense_dropout
 
     # -- fitting ---------------------------------------------------------------------------
     def train_config(self) -> train.TrainConfig:
@@ -172,11 +179,24 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
         )
 
+    def _network(self, num_classes: int, dtype: Any = None) -> Any:
+        """The network of these parameters for ``num_classes`` classes (computing in ``dtype``,
+        default: the ``dtype`` setting's)."""
+        options = {} if self.dense_dropout is None else {"dense_dropout": self.dense_dropout}
+        return build_model(self.arch, num_classes,
+                           resolve_dtype(self.dtype) if dtype is None else dtype, **options)
+
     def _check_params(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
         if self.tta not in (*TTA_MODES, "auto"):
             raise ValueError(f"tta must be one of {(*TTA_MODES, 'auto')}, got {self.tta!r}")
+        if self.dense_dropout is not None:
+            if "dense_dropout" not in inspect.signature(ARCHITECTURES[self.arch]).parameters:
+                raise ValueError(f"{self.arch} has no dense layers before its classifier: leave "
+                                 "dense_dropout at None")
+            if not 0 <= self.dense_dropout < 1:
+                raise ValueError(f"dense_dropout must be in [0, 1), got {self.dense_dropout}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
@@ -219,7 +239,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                     f"{self.classes_.tolist()}; use the same label view for both")
             yv_idx = np.searchsorted(self.classes_, y_val)
         num_classes = len(self.classes_)
-        model = build_model(self.arch, num_classes, resolve_dtype(self.dtype))
+        model = self._network(num_classes)
         signature = (run_signature(self.get_params(), X, y_idx, X_val, yv_idx)
                      if self.checkpoint_dir is not None else "")
         initialise = (None if self.init_from is None
@@ -261,7 +281,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
         def compute() -> np.ndarray:
             # Shared and cached outside the estimator: clone/deepcopy never copy compiled code.
-            model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
+            model = self._network(len(self.classes_))
             predictor = predict.get_predictor(model, int(self.predict_batch_size),
                                               predict.device_mesh())
             return predictor.predict_proba(self._device_variables(predictor), X, tta)
@@ -289,7 +309,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         ``cnn-svm``."""
         check_is_fitted(self, "variables_")
         X = check_images(X, size=IMAGE_SIZE)
-        model = build_model(self.arch, len(self.classes_), resolve_dtype(self.dtype))
+        model = self._network(len(self.classes_))
         return predict.embed(model, self.variables_, X, int(self.predict_batch_size))
 
     def predict(self, X: Any, tta: Any = _USE_PARAM) -> np.ndarray:
@@ -315,7 +335,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         try:
             estimator = cls(**weights.params)
             estimator._check_params()
-            model = build_model(estimator.arch, len(weights.classes), jnp.float32)
+            model = estimator._network(len(weights.classes), jnp.float32)
         except (TypeError, ValueError) as exc:
             raise ModelFileError(source, f"CNN settings are invalid ({exc})", fix) from None
         target = jax.eval_shape(partial(init_variables, model))
@@ -329,74 +349,3 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             raise ModelFileError(source, "it was trained with tta='auto' but holds no valid "
                                  "choice of test-time augmentation", fix)
         return estimator
-
-
-# -- registered factories -------------------------------------------------------------------
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    # The thesis's Keras setup: Adam 1e-3, ImageDataGenerator-style affine augmentation.
-    "little-vgg": dict(epochs=60, batch_size=64, learning_rate=1e-3, patience=12,
-                       lr_patience=5, lr_factor=0.5),
-    # Arriaga et al.: Adam 1e-3, batch 32, rotation 10 / shift 0.1 / zoom 0.1 / flip,
-    # early stopping patience 50 and LR x0.1 after patience/4 (shortened for a bounded budget).
-    "mini-xception": dict(epochs=100, batch_size=32, learning_rate=1e-3, patience=25,
-                          lr_patience=10, lr_factor=0.1),
-    # Khaireddin & Chen: SGD + Nesterov 0.01, weight decay 1e-4, batch 64, LR x0.75 on a
-    # 5-epoch plateau, rescale/shift 20 %, rotation 10, random erasing, ten-crop at test time.
-    "vgg-fer": dict(epochs=300, batch_size=64, learning_rate=0.01, optimizer="sgd",
-                    weight_decay=1e-4, patience=40, lr_patience=5, lr_factor=0.75,
-                    max_shift=0.2, max_zoom=0.2, max_rotation=10.0, erasing=0.5, tta="tencrop"),
-}
-
-
-def _make(arch: str, params: dict) -> CNNClassifier:
-    if "arch" in params:
-        raise TypeError("the factory fixes arch; use CNNClassifier(arch=...) to choose it")
-    return CNNClassifier(arch=arch, **{**_DEFAULTS[arch], **params})
-
-
-def make_little_vgg(**params: Any) -> CNNClassifier:
-    """The thesis's little-VGG (``CNNClassifier`` parameters override the defaults)."""
-    return _make("little-vgg", params)
-
-
-def make_mini_xception(**params: Any) -> CNNClassifier:
-    """Arriaga et al.'s mini-Xception (``CNNClassifier`` parameters override the defaults)."""
-    return _make("mini-xception", params)
-
-
-def make_vgg_fer(**params: Any) -> CNNClassifier:
-    """The VGG-style network after Khaireddin & Chen 2021 (parameters override the defaults)."""
-    return _make("vgg-fer", params)
-
-
-#: Registry declarations (read without importing this module: see fer_bench.registry). The
-#: ``budgets`` are each CNN's own entries of ``run --budget`` (fer_bench.registry.BUDGETS
-#: gives the family's where a CNN has none).
-PLUGINS = [
-    {"kind": "pipeline", "name": "little-vgg", "target": "make_little_vgg", "order": 110,
-     "summary": "the thesis's little-VGG CNN (JAX/Flax)", "family": "deep",
-     "published": (65.5, "the thesis, 25 epochs at batch 32"),
-     "budgets": {
-         "cpu": {"fer2013": {"epochs": 1}, "ckplus": {"epochs": 6}, "jaffe": {"epochs": 6}},
-         "cpu-2h": {"fer2013": {"epochs": 22, "lr_schedule": "cosine"},
-                    "ckplus": {"epochs": 6}, "jaffe": {"epochs": 6}},
-     }},
-    {"kind": "pipeline", "name": "mini-xception", "target": "make_mini_xception", "order": 120,
-     "summary": "the thesis's mini-Xception residual CNN (JAX/Flax)", "family": "deep",
-     "published": (66.0, "Arriaga et al. 2017"),
-     "budgets": {
-         "cpu": {"fer2013": {"epochs": 5}},
-         "cpu-2h": {"fer2013": {"epochs": 90, "lr_schedule": "cosine", "ema": 0.999,
-                                "tta": "auto"}},
-     }},
-    {"kind": "pipeline", "name": "vgg-fer", "target": "make_vgg_fer", "order": 130,
-     "summary": "the strongest CNN here: a VGG-style net after Khaireddin & Chen 2021 "
-                "(JAX/Flax)", "family": "deep",
-     "published": (73.28, "Khaireddin & Chen 2021, on a GPU budget"),
-     "budgets": {
-         "cpu": {"fer2013": {"epochs": 1, "tta": None}, "ckplus": {"epochs": 3, "tta": None},
-                 "jaffe": {"epochs": 3, "tta": None}},
-         "cpu-2h": {"fer2013": {"epochs": 10, "lr_schedule": "cosine", "tta": None},
-                    "ckplus": {"epochs": 3, "tta": None}, "jaffe": {"epochs": 3, "tta": None}},
-     }},
-]
