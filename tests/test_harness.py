@@ -179,10 +179,13 @@ def test_budget_sits_between_dataset_defaults_and_params(monkeypatch):
     jobs = expand_jobs(sel, dataset_options=options, budget="tiny",
                        params={"mini-xception": {"batch_size": 16}})
     by_name = {j.pipeline: j for j in jobs}
-    assert by_name["mini-xception"].params == {"epochs": 2, "batch_size": 16}  # registry said 6
+    # the registry said 20 epochs at 3e-3 with cosine decay: the budget's epochs win
+    assert by_name["mini-xception"].params == {"epochs": 2, "batch_size": 16,
+                                               "lr_schedule": "cosine", "learning_rate": 0.003}
     assert by_name["pca-logreg"].params == {}
     plain = expand_jobs(sel, dataset_options=options)
-    assert {j.pipeline: j.params for j in plain}["mini-xception"] == {"epochs": 6}
+    assert {j.pipeline: j.params for j in plain}["mini-xception"] == {
+        "epochs": 20, "lr_schedule": "cosine", "learning_rate": 0.003}
     assert {j.config_hash for j in plain} != {j.config_hash for j in jobs}
 
 
