@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import signal
 import sys
@@ -176,23 +175,32 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
 
 
 def _print_estimate(jobs: list[Job], args: argparse.Namespace) -> None:
-    """Say before the run how long it should take (see :mod:`fer_bench.harness.estimate`)."""
+    """Say before the run how long it should take (see :mod:`fer_bench.harness.estimate`);
+    an estimate that cannot be made never stops the run."""
     from ..harness.estimate import estimate, reference_records
     from ..harness.params import accelerator_present
     from ..harness.runner import plan
+    from ..results.environment import n_cores
     from ..results.store import ResultStore
 
-    todo, _ = plan(jobs, ResultStore(args.out), resume=args.resume, force=args.force,
-                   rescore=args.rescore)
-    todo = [j for j in todo if j.problem is None]
-    if not todo:
-        return
-    # Only CNN jobs run faster with an accelerator (asking costs a JAX start in a subprocess).
-    deep = set(PIPELINES.names(family="deep"))
-    accelerator = any(j.pipeline in deep for j in todo) and accelerator_present()
-    workers = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
-    print(estimate(todo, reference_records(args.out), workers, accelerator).line(),
-          file=sys.stderr)
+    try:
+        todo, _ = plan(jobs, ResultStore(args.out), resume=args.resume, force=args.force,
+                       rescore=args.rescore)
+        todo = [j for j in todo if j.problem is None]
+        if not todo:
+            return
+        # Only JAX jobs run faster with an accelerator (asking costs a JAX start in a subprocess).
+        jax_jobs = set(PIPELINES.names(family="deep")) | set(PIPELINES.names(family="hybrid"))
+        accelerator = any(j.pipeline in jax_jobs for j in todo) and accelerator_present()
+        if args.backend == "dask" and args.scheduler:
+            print("duration estimate skipped: the cluster's workers are not known here",
+                  file=sys.stderr)
+            return
+        workers = args.jobs if args.jobs > 0 else n_cores()
+        line = estimate(todo, reference_records(args.out), workers, accelerator).line()
+    except (FerBenchError, OSError, ValueError, TypeError, KeyError) as exc:
+        line = f"no duration estimate ({type(exc).__name__}: {exc})"
+    print(line, file=sys.stderr)
 
 
 def _took(seconds: float) -> str:

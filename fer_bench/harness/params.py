@@ -113,9 +113,9 @@ def dataset_defaults(datasets: Sequence[str], pipeline: str) -> dict[str, Any]:
     """Parameters a dataset's registry entry sets for a pipeline (``pipeline_params``, keyed by
     family or pipeline name; the name wins).
 
-    The synthetic default, for instance, gives the CNNs a few epochs instead of FER2013's
-    dozens so that ``run --suite all`` on a fresh machine stays within minutes; ``--param``
-    overrides them.
+    The synthetic default, for instance, gives the CNNs short schedules (6 to 20 epochs) so
+    that ``run --suite all`` on a fresh machine stays under 10 minutes; ``--param`` overrides
+    them.
     """
     family = PIPELINES.get(pipeline).tags.get("family")
     out: dict[str, Any] = {}

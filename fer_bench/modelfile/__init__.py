@@ -25,8 +25,9 @@ to the model's output width) before anything is built from it.
 Modules: :mod:`.container` (the zip file: writing, reading, size limits, checksum),
 :mod:`.header` (the header's validation and digest), :mod:`.classical` (skops weights and their
 allow-list), :mod:`.deep` (:class:`CNNWeights`), :mod:`.trees` (flax msgpack trees: their safe
-restoring and the CNN training checkpoints). Every name is importable from here; the size
-limits below are read from here at call time, so a changed limit applies everywhere.
+restoring and the CNN training checkpoints). Every name is importable from here; the two byte
+limits (``MAX_HEADER_BYTES``, ``MAX_WEIGHTS_BYTES``) are read from here at call time, so a changed
+limit applies everywhere; the other constants are fixed at import.
 """
 from __future__ import annotations
 
