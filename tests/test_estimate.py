@@ -121,3 +121,19 @@ def test_planned_jobs_carry_their_fold_sizes_and_the_run_prints_the_estimate(
     n_train, n_val, n_test = planned.sizes
     assert n_train > n_val > 0 and n_test > 0
     assert replace(planned, sizes=None).config_hash == planned.config_hash
+
+
+def test_a_real_run_prints_its_estimate_before_the_jobs_and_what_it_took(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(est, "PUBLISHED", tmp_path / "no-published-results")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "records.jsonl").write_text(
+        json.dumps({**record("pca-logreg", 100, 3), "config_hash": "x"}) + "\n")
+    assert main(["run", "--pipelines", "pca-logreg", "--datasets", "synthetic", "--out", str(out),
+                 "--dataset-option", "synthetic.n_per_class=20", "--no-report",
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    [line] = [x for x in err if x.startswith("estimated duration")]
+    assert line.endswith("for 1 job, from 1 earlier record")
+    assert err[-1].startswith("took ") and err.index(line) < len(err) - 1

@@ -136,8 +136,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = False,
-             rescore: bool = False) -> int:
+def _dry_run(jobs: list[Job], args: argparse.Namespace) -> int:
     """List the jobs a real run would run now, then each broken protocol's problem once, then
     the count (with how many ``--resume`` skips or ``--force`` redoes); exit 1 if any is broken.
 
@@ -147,7 +146,8 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
     from ..harness.runner import plan
     from ..results.store import ResultStore
 
-    store = ResultStore(out)
+    resume, force, rescore = args.resume, args.force, args.rescore
+    store = ResultStore(args.out)
     todo, skipped = plan(jobs, store, resume=resume, force=force, rescore=rescore)
     runnable = [j for j in todo if j.problem is None]
     for job in runnable:
@@ -171,31 +171,28 @@ def _dry_run(jobs: list[Job], out: str, resume: bool = False, force: bool = Fals
         if redone:
             line += f"; {redone} of them already done in {store.path} (--force runs them again)"
     print(line)
+    _print_estimate(runnable, args)
     return 1 if broken else 0
 
 
-def _print_estimate(jobs: list[Job], args: argparse.Namespace) -> None:
-    """Say before the run how long it should take (see :mod:`fer_bench.harness.estimate`);
-    an estimate that cannot be made never stops the run."""
+def _print_estimate(todo: list[Job], args: argparse.Namespace) -> None:
+    """Say before the run how long the runnable jobs ``todo`` (what :func:`plan` leaves to
+    run) should take (see :mod:`fer_bench.harness.estimate`); an estimate that cannot be made
+    never stops the run."""
     from ..harness.estimate import estimate, reference_records
     from ..harness.params import accelerator_present
-    from ..harness.runner import plan
     from ..results.environment import n_cores
-    from ..results.store import ResultStore
 
+    if not todo:
+        return
+    if args.backend == "dask" and args.scheduler:
+        print("duration estimate skipped: the cluster's workers are not known here",
+              file=sys.stderr)
+        return
     try:
-        todo, _ = plan(jobs, ResultStore(args.out), resume=args.resume, force=args.force,
-                       rescore=args.rescore)
-        todo = [j for j in todo if j.problem is None]
-        if not todo:
-            return
         # Only JAX jobs run faster with an accelerator (asking costs a JAX start in a subprocess).
         jax_jobs = set(PIPELINES.names(family="deep")) | set(PIPELINES.names(family="hybrid"))
         accelerator = any(j.pipeline in jax_jobs for j in todo) and accelerator_present()
-        if args.backend == "dask" and args.scheduler:
-            print("duration estimate skipped: the cluster's workers are not known here",
-                  file=sys.stderr)
-            return
         workers = args.jobs if args.jobs > 0 else n_cores()
         line = estimate(todo, reference_records(args.out), workers, accelerator).line()
     except (FerBenchError, OSError, ValueError, TypeError, KeyError) as exc:
@@ -264,18 +261,15 @@ def cmd_run(args: argparse.Namespace, client=None) -> int:
         corruptions=corruption_names(args.corrupt),
     )
     if args.dry_run:
-        code = _dry_run(jobs, args.out, resume=args.resume, force=args.force,
-                        rescore=args.rescore)
-        _print_estimate(jobs, args)
-        return code
+        return _dry_run(jobs, args)
     command = command_line(args)
     started = time.monotonic()
-    _print_estimate(jobs, args)
     with _sigterm_as_interrupt():
         summary = execute_jobs(
             jobs, args.out, data_root=args.data_root, backend=args.backend, n_jobs=args.jobs,
             scheduler=args.scheduler, client=client, resume=args.resume, force=args.force,
             rescore=args.rescore, command=command, progress=not args.no_progress,
+            announce=lambda todo: _print_estimate(todo, args),
         )
     for line in summary.lines():
         print(line, file=sys.stderr)

@@ -57,7 +57,8 @@ class Estimate:
             text += f" (CNN training {_duration(self.deep_seconds)})"
         if self.n_workers > 1:
             text += f" on {self.n_workers} workers"
-        text += f", from {self.n_references} earlier records"
+        text += (f", from {self.n_references} earlier record"
+                 f"{'s' if self.n_references != 1 else ''}")
         if self.unknown:
             text += "; not costed (no earlier record, or a CNN without epochs): " + ", ".join(
                 f"{name} x{n}" for name, n in sorted(self.unknown.items()))

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
@@ -136,8 +136,12 @@ def execute_jobs(
     rescore: bool = False,
     command: list[str] | None = None,
     progress: bool = True,
+    announce: Callable[[list[Job]], None] | None = None,
 ) -> RunSummary:
     """Run ``jobs`` and append their records to ``<out>/records.jsonl``.
+
+    ``announce`` is called with the runnable jobs left to run (after skipping the finished
+    ones) before the first starts: ``run`` prints its duration estimate there.
 
     A ``KeyboardInterrupt`` stops the run after storing every record that had arrived; the
     summary is returned with ``interrupted`` set (the caller decides the exit code).
@@ -147,6 +151,8 @@ def execute_jobs(
     summary = RunSummary(n_planned=len(jobs), n_skipped=skipped)
     if not todo:
         return summary
+    if announce is not None:
+        announce([j for j in todo if j.problem is None])
     fn = functools.partial(
         run_job, data_root=None if data_root is None else str(data_root),
         checkpoint_root=str(Path(out).resolve() / "cache" / "checkpoints"),

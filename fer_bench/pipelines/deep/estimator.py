@@ -10,7 +10,6 @@ constructor only stores parameters, so ``clone`` / ``GridSearchCV`` work.
 """
 from __future__ import annotations
 
-import inspect
 from functools import partial
 from typing import Any
 
@@ -27,7 +26,8 @@ from ..base import check_images, shared_result
 from . import predict, train
 from .checkpoint import run_signature
 from .input_pipeline import AugmentConfig, TTA_MODES
-from .networks import ARCHITECTURES, build_model, init_variables, resolve_dtype
+from .networks import (ARCHITECTURES, build_model, declared_settings, init_variables,
+                       resolve_dtype)
 from .transfer import head_name, initialiser_from
 
 IMAGE_SIZE = 48
@@ -192,7 +192,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if self.tta not in (*TTA_MODES, "auto"):
             raise ValueError(f"tta must be one of {(*TTA_MODES, 'auto')}, got {self.tta!r}")
         if self.dense_dropout is not None:
-            if "dense_dropout" not in inspect.signature(ARCHITECTURES[self.arch]).parameters:
+            if "dense_dropout" not in declared_settings(self.arch):
                 raise ValueError(f"{self.arch} has no dense layers before its classifier: leave "
                                  "dense_dropout at None")
             if not 0 <= self.dense_dropout < 1:

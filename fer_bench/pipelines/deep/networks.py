@@ -199,12 +199,10 @@ def build_model(arch: str, num_classes: int, dtype: Any = jnp.float32, impl: str
     """The model called ``arch`` (a key of :data:`ARCHITECTURES`) for ``num_classes`` classes.
 
     ``dtype`` and ``impl`` go to the networks that declare them; asking a network that does not
-    for anything but float32 and its own layers is a ``ValueError``.
+    for anything but float32 and its own layers is a ``ValueError``, as is any other of
+    ``options`` it does not declare (:func:`declared_settings`).
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    make = ARCHITECTURES[arch]
-    accepted = inspect.signature(make).parameters
+    accepted = declared_settings(arch)
     if "num_classes" not in accepted:
         raise ValueError(f"architecture {arch!r} takes no num_classes; give its module a "
                          "num_classes field sizing the classifier")
@@ -215,7 +213,17 @@ def build_model(arch: str, num_classes: int, dtype: Any = jnp.float32, impl: str
         elif value != default:
             raise ValueError(f"architecture {arch!r} has no {name} setting, so it cannot run with "
                              f"{name}={value!r}; use the default or give its module a {name} field")
-    return make(**settings, **options)
+    for name in options:
+        if name not in accepted:
+            raise ValueError(f"architecture {arch!r} has no {name} setting")
+    return ARCHITECTURES[arch](**settings, **options)
+
+
+def declared_settings(arch: str) -> frozenset[str]:
+    """The settings (module fields) network ``arch`` declares."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return frozenset(inspect.signature(ARCHITECTURES[arch]).parameters)
 
 
 def init_variables(model: nn.Module, seed: int = 0, size: int = 48) -> dict:
