@@ -11,8 +11,8 @@ Checkpoint and model files are written and read by :mod:`fer_bench.modelfile`.
 from __future__ import annotations
 
 from .estimator import CNNClassifier
-from .factories import make_little_vgg, make_mini_xception, make_vgg_fer
+from .factories import make_cpu_vgg, make_little_vgg, make_mini_xception, make_vgg_fer
 
 __all__ = [
-    "CNNClassifier", "make_little_vgg", "make_mini_xception", "make_vgg_fer",
+    "CNNClassifier", "make_cpu_vgg", "make_little_vgg", "make_mini_xception", "make_vgg_fer",
 ]

@@ -72,6 +72,7 @@ class VGG(nn.Module):
     """A VGG-style network: stages of 3x3 convolutions, then dense layers and the classifier.
 
     Each of the ``widths`` stages is ``convs`` x [3x3 conv -> BN and activation] -> 2x2 max-pool
+    (``convs`` an int for every stage, or one count per stage)
     (-> dropout ``conv_dropout``); then ``dense_layers`` x [dense(``dense``) -> activation
     (-> BN) -> dropout ``dense_dropout``] and the classifier. Kernels use ``kernel_init``, the
     classifier ``head_init``. The named variants below fix the thesis's and the paper's recipes.
@@ -79,7 +80,7 @@ class VGG(nn.Module):
 
     num_classes: int = 7
     widths: tuple[int, ...] = (48, 96, 192, 384)
-    convs: int = 2
+    convs: int | tuple[int, ...] = 2
     dense: int = 256
     dense_layers: int = 2
     activation: Callable[[jax.Array], jax.Array] = nn.relu
@@ -104,8 +105,11 @@ class VGG(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = _normalise(x, self.dtype)
-        for width in self.widths:
-            for _ in range(self.convs):
+        convs = (self.convs,) * len(self.widths) if isinstance(self.convs, int) else self.convs
+        if len(convs) != len(self.widths):
+            raise ValueError(f"VGG: {len(convs)} conv counts for {len(self.widths)} stages")
+        for width, n_convs in zip(self.widths, convs):
+            for _ in range(n_convs):
                 x = Conv(width, use_bias=self.conv_bias, kernel_init=self.kernel_init,
                          dtype=self.dtype, impl=self.impl)(x)
                 if self.norm_first:
@@ -140,6 +144,19 @@ LittleVGG = partial(VGG, widths=(32, 64, 128, 256), dense=64, activation=nn.elu,
 #: classifier. The paper's widths are (64, 128, 256, 512) with 4096-wide dense layers; these
 #: (48, 96, 192, 384) and 256 keep it near 3.6 M parameters and ~0.5 GFLOP per image.
 VGGFer = partial(VGG, widths=(48, 96, 192, 384), dense=256, dense_dropout=0.4)
+
+#: A VGG sized from measurements of what XLA's CPU backend trains fast (``results/performance.md``,
+#: ``benchmarks/deep_perf.md``): plain 3x3 convolutions (they run at ~35 % of peak in training,
+#: depthwise ones at ~9 %), and the depth bought where it is cheap. One convolution at 48x48
+#: (a second one there would cost a fifth of the network's FLOPs for little gain: batch norm and
+#: ReLU over 48x48x32 activations are memory-bound), then 2, 3 and 3 at 24, 12 and 6 px with 64,
+#: 128 and 256 filters; one dense(256) -> ReLU -> dropout 0.4 and the classifier. On 2 cores,
+#: batch 64, a training step runs 136 images/s (726 MFLOP per image, ~99 GFLOP/s) against
+#: little-VGG's 101 (641 MFLOP; its second 48x48 convolution and 2304x64 dense layers) and
+#: a 32-64-128-256 double-conv VGG's 103; the widest candidate measured (40-80-160-320,
+#: 63 images/s) would get half the epochs of a two-hour budget. About 2.5 M parameters.
+CPUVGG = partial(VGG, widths=(32, 64, 128, 256), convs=(1, 2, 3, 3), dense=256,
+                 dense_layers=1, dense_dropout=0.4)
 
 
 class MiniXception(nn.Module):
@@ -191,6 +208,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "little-vgg": LittleVGG,
     "mini-xception": MiniXception,
     "vgg-fer": VGGFer,
+    "cpu-vgg": CPUVGG,
 }
 
 
