@@ -41,6 +41,7 @@ def test_parameter_counts():
     # The thesis's little-VGG: ~1.33 M; vgg-fer stays small enough for CPU inference.
     assert 1.2e6 < counts["little-vgg"] < 1.45e6
     assert 2e6 < counts["vgg-fer"] < 5e6
+    assert 2e6 < counts["cpu-vgg"] < 3e6
     assert count_params(_shapes("mini-xception", 3)[0]["params"]) < counts["mini-xception"]
 
 
@@ -56,6 +57,7 @@ TREES = {
     "little-vgg": (1_325_991, 62, "dc54427574e515d7", "Dense_2"),
     "mini-xception": (56_951, 80, "a69113c63d53200e", "Conv_6"),
     "vgg-fer": (3_589_367, 46, "abaaff7c612e2a82", "Dense_2"),
+    "cpu-vgg": (2_493_287, 49, "8a3228ea9e03cd41", "Dense_1"),
 }
 
 
@@ -86,8 +88,9 @@ LOGITS = {
     "little-vgg": [-0.26888, 1.03114, 6.0012, -0.44358, -1.40062, -7.05168, 6.88796],
     "mini-xception": [0.61563, 0.35235, 0.42383, 0.62903, 0.61464, 0.62465, 0.83594],
     "vgg-fer": [1.03025, -2.27181, -0.34851, 1.42325, -2.49752, -0.29141, -2.55954],
+    "cpu-vgg": [2.14084, 3.83628, 2.85438, -1.50082, -2.11261, 2.17986, 0.08555],  # as added
 }
-FEATURE_WIDTHS = {"little-vgg": 64, "mini-xception": 128, "vgg-fer": 256}
+FEATURE_WIDTHS = {"little-vgg": 64, "mini-xception": 128, "vgg-fer": 256, "cpu-vgg": 256}
 
 
 @pytest.mark.slow  # initialises and runs the three real networks (~10 s on 2 cores)
@@ -107,6 +110,17 @@ def test_vgg_variants_are_one_module():
     assert type(little) is type(fer) is networks.VGG
     assert little == networks.VGG(num_classes=7, **ARCHITECTURES["little-vgg"].keywords)
     assert little.widths == (32, 64, 128, 256) and fer.widths == (48, 96, 192, 384)
+    cpu = build_model("cpu-vgg", 7)
+    assert type(cpu) is networks.VGG and cpu.convs == (1, 2, 3, 3)
+
+
+def test_vgg_conv_counts_are_one_per_stage():
+    x = jnp.zeros((1, 48, 48, 1))
+    one_each = networks.VGG(widths=(8, 16), convs=(1, 2), dense=8, dense_layers=1)
+    convs = [k for k in one_each.init(jax.random.key(0), x)["params"] if k.startswith("Conv")]
+    assert len(convs) == 3
+    with pytest.raises(ValueError, match="3 conv counts for 2 stages"):
+        networks.VGG(widths=(8, 16), convs=(1, 2, 2)).init(jax.random.key(0), x)
 
 
 class _Plain(nn.Module):

@@ -24,9 +24,10 @@ def test_weights_are_chosen_on_validation_and_probabilities_fuse(data):
     X, y = data
     half = len(X) // 2
     est = make_ensemble(classical="pca-logreg").fit(X[:half], y[:half], X[half:], y[half:])
-    assert est.weight_ in est.weights and len(est.weight_scores_) == len(est.weights)
+    assert [w for w, _ in est.weight_scores_] == [(w, round(1 - w, 2)) for w in est.weights]
+    assert est.weights_ in dict(est.weight_scores_) and sum(est.weights_) == pytest.approx(1)
     best = max(s for _, s in est.weight_scores_)
-    assert dict(est.weight_scores_)[est.weight_] == best
+    assert dict(est.weight_scores_)[est.weights_] == best
     p = est.predict_proba(X[:5])
     assert p.shape == (5, 7) and np.allclose(p.sum(1), 1, atol=1e-6)
     assert (est.predict(X[:5]) == p.argmax(1)).all()
@@ -38,7 +39,7 @@ def test_weights_are_chosen_on_validation_and_probabilities_fuse(data):
 def test_without_validation_the_members_weigh_equally(data):
     X, y = data
     est = LateFusion(classical="pca-logreg").fit(X, y)
-    assert est.weight_ == 0.5 and est.temperatures_ == [1.0, 1.0]
+    assert est.weights_ == (0.5, 0.5) and est.temperatures_ == [1.0, 1.0]
 
 
 def test_only_classical_members_and_matching_labels(data):
@@ -52,7 +53,7 @@ def test_only_classical_members_and_matching_labels(data):
 def test_another_cnn_at_the_path_is_refused(data):
     X, y = data
     est = LateFusion(classical="pca-logreg").fit(X, y)
-    est.cnn_sha256_ = "0" * 64
+    est.cnn_sha256_ = ["0" * 64]
     with pytest.raises(ModelFileError, match="not the CNN this ensemble was fitted with"):
         est.predict(X[:2])
     assert model_path(None).name == "default.ferb"
@@ -77,3 +78,32 @@ def test_the_harness_refuses_a_dataset_whose_classes_the_cnn_lacks(tmp_path):
     failed = load_records(tmp_path / "out")
     assert failed and all("LabelSpaceError" in r["error"] and "contempt" in r["error"]
                           for r in failed)
+
+
+def test_further_cnns_are_members_with_their_own_weights(data, tmp_path):
+    import shutil
+
+    from fer_bench.pipelines.ensemble import simplex_grid
+
+    X, y = data
+    half = len(X) // 2
+    twin = tmp_path / "twin.ferb"  # a second CNN file (the same weights: fusion must be exact)
+    shutil.copyfile(model_path(None), twin)
+    est = make_ensemble(classical="pca-logreg", extra_models=[str(twin)],
+                        weights=(0.0, 0.5, 1.0)).fit(X[:half], y[:half], X[half:], y[half:])
+    assert [w for w, _ in est.weight_scores_] == simplex_grid((0.0, 0.5, 1.0), 3)
+    assert len(est.weights_) == len(est.temperatures_) == 3 and len(est.cnn_sha256_) == 2
+    assert est.temperatures_[0] == est.temperatures_[1]  # one CNN twice: one calibration
+    assert dict(est.weight_scores_)[est.weights_] == max(s for _, s in est.weight_scores_)
+    p = est.predict_proba(X[:4])
+    assert p.shape == (4, 7) and np.allclose(p.sum(1), 1, atol=1e-6)
+    twin.write_bytes(model_path(None).read_bytes() + b"another file")
+    with pytest.raises(ModelFileError, match="not the CNN this ensemble was fitted with"):
+        est.predict(X[:2])
+
+
+def test_simplex_grid():
+    from fer_bench.pipelines.ensemble import simplex_grid
+
+    assert simplex_grid((0.0, 0.5, 1.0), 2) == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
+    assert len(simplex_grid(np.linspace(0, 1, 21).round(2), 3)) == 231

@@ -136,12 +136,13 @@ def fit_estimator(estimator: Any, X, y, X_val=None, y_val=None, val_from_train: 
 def pretrained_files(job: Job) -> list[Path]:
     """The model files ``job``'s pipeline starts from: ``init_from`` (fine-tuning), and the CNN
     a hybrid reads (a pipeline registered with ``reads_model``: its ``model`` parameter, else
-    the bundled model)."""
+    the bundled model, and its ``extra_models``)."""
     files = [Path(job.params["init_from"])] if job.params.get("init_from") else []
     if PIPELINES.get(job.pipeline).tags.get("reads_model"):
         from ..pipelines.hybrid import model_path
 
         files.append(model_path(job.params.get("model")))
+        files.extend(Path(p) for p in job.params.get("extra_models") or ())
     return files
 
 

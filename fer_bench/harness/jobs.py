@@ -122,6 +122,8 @@ class Job:
             config["cross_version"] = CROSS_VERSION
         if self.model is not None:
             config["model_sha256"] = weights_digest(self.model)
+        if self.params.get("extra_models"):  # an ensemble's further CNNs: their content counts
+            config["extra_models_sha256"] = [weights_digest(p) for p in self.params["extra_models"]]
         if self.corruption is not None:
             config["corruption"] = corruption_entry(self.corruption)
         return config

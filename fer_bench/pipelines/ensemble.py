@@ -1,19 +1,20 @@
-"""Late fusion of the two families: a trained CNN's and a classical pipeline's probabilities.
+"""Late fusion of the two families: trained CNNs' and a classical pipeline's probabilities.
 
 ``ensemble`` reads a trained CNN from a model file (by default the bundled FER2013
-mini-Xception, never retrained, as ``cnn-svm`` reads it), fits a registered classical pipeline
-(by default ``fusion-svm``, the best classical one on FER2013) on the training part, then on the
-validation part (FER2013: PublicTest) calibrates each member's probabilities with a temperature
-(:func:`~fer_bench.metrics.fit_temperature`) and chooses the CNN's weight ``w`` of the fused
-``w * p_cnn + (1 - w) * p_classical`` on a grid by validation accuracy (ties to the weight
-closest to 1/2). Nothing is chosen on the test part.
+mini-Xception, never retrained, as ``cnn-svm`` reads it; ``extra_models`` adds more, such as
+other architectures' FER2013 models from the trained-model store), fits a registered classical
+pipeline (by default ``fusion-svm``, the best classical one on FER2013) on the training part,
+then on the validation part (FER2013: PublicTest) calibrates each member's probabilities with a
+temperature (:func:`~fer_bench.metrics.fit_temperature`) and chooses the members' weights of
+the fused ``sum_i w_i * p_i`` on a grid by validation accuracy (two members: ``w * p_cnn + (1 -
+w) * p_classical``; ties to the weights closest to equal). Nothing is chosen on the test part.
 
 The classical member is fitted as the harness fits that pipeline alone on a fixed split
 (FER2013: on Training, its defaults tuned on PublicTest); on a split carved out of the
 training data it does not go back into training after selection, as the standalone pipeline
 does. Its selection, the temperatures and the weight all use the same validation part.
 
-The CNN's classes must be the job's (a FER2013 CNN fuses on FER2013's seven classes only); the
+The CNNs' classes must be the job's (a FER2013 CNN fuses on FER2013's seven classes only); the
 harness checks :meth:`LateFusion.output_classes` against them before fitting and refuses a
 mismatch with one line.
 """
@@ -41,7 +42,7 @@ WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
 
 
 class LateFusion(ClassifierMixin, BaseEstimator):
-    """``(N, 48, 48)`` uint8 faces -> fused class probabilities of a CNN and a classical
+    """``(N, 48, 48)`` uint8 faces -> fused class probabilities of trained CNNs and a classical
     pipeline.
 
     Parameters
@@ -51,37 +52,59 @@ class LateFusion(ClassifierMixin, BaseEstimator):
     model : str or None
         The CNN's model file; None: the bundled FER2013 mini-Xception.
     weights : sequence of float
-        The CNN weights tried on the validation part.
+        The values a member's weight takes on the validation grid: the fused weights tried are
+        every combination of them that sums to 1 (two members: ``(w, 1 - w)`` for each ``w``).
     random_state : int
+    extra_models : sequence of str
+        Further CNN model files fused with ``model`` (each a member with its own temperature
+        and weight), e.g. CNNs of other architectures from the trained-model store.
 
     Attributes
     ----------
     classical_ : estimator
         The fitted classical member.
-    cnn_sha256_ : str
-        Digest of the CNN file it was fitted with (another file at that path is refused).
+    cnn_sha256_ : list of str
+        Digests of the CNN files it was fitted with, ``model`` first (another file at one of
+        those paths is refused).
     model_classes_ : tuple of str
-        The CNN's classes, which the job's must equal.
+        The CNNs' classes, which the job's must equal.
     temperatures_ : list of float
-        ``[CNN, classical]`` temperatures fitted on the validation part.
-    weight_ : float
-        The chosen CNN weight; ``weight_scores_`` holds each weight's validation accuracy.
+        One per member (the CNNs in order, then the classical one), fitted on the validation
+        part.
+    weights_ : tuple of float
+        The chosen weight of each member (same order), summing to 1; ``weight_scores_`` holds
+        each candidate's validation accuracy.
     """
 
     def __init__(self, classical: str = "fusion-svm", model: str | None = None,
-                 weights: Sequence[float] = WEIGHTS, random_state: int = 0) -> None:
+                 weights: Sequence[float] = WEIGHTS, random_state: int = 0,
+                 extra_models: Sequence[str] = ()) -> None:
         self.classical = classical
         self.model = model
         self.weights = weights
         self.random_state = random_state
+        self.extra_models = extra_models
 
-    def _cnn(self):
-        return checked_cnn(self.model, getattr(self, "cnn_sha256_", None), "ensemble")
+    def _paths(self) -> list[str | None]:
+        return [self.model, *self.extra_models]
+
+    def _cnns(self) -> list:
+        expected = getattr(self, "cnn_sha256_", None) or [None] * len(self._paths())
+        if len(expected) != len(self._paths()):
+            raise ValueError("ensemble: fitted with another number of CNNs; fit it again")
+        return [checked_cnn(path, digest, "ensemble")
+                for path, digest in zip(self._paths(), expected)]
 
     def output_classes(self) -> tuple[str, ...]:
-        """The class names the fused outputs stand for: the CNN's (the harness checks them
+        """The class names the fused outputs stand for: the CNNs' (the harness checks them
         against the job's before fitting)."""
-        return tuple(self._cnn().classes)
+        cnns = self._cnns()
+        for path, cnn in zip(self._paths()[1:], cnns[1:]):
+            if tuple(cnn.classes) != tuple(cnns[0].classes):
+                raise LabelSpaceError(f"the ensemble's CNNs know different classes: "
+                                      f"{model_path(path)} has {', '.join(cnn.classes)}, "
+                                      f"{model_path(self.model)} {', '.join(cnns[0].classes)}")
+        return tuple(cnns[0].classes)
 
     def _member(self):
         from ..registry import PIPELINES
@@ -92,9 +115,9 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                              f"pipeline (choose one of {', '.join(PIPELINES.names(family='classical'))})")
         return entry.load()(random_state=self.random_state)
 
-    def _members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (self._cnn().estimator.predict_proba(X),
-                np.asarray(self.classical_.predict_proba(X), dtype=float))
+    def _members(self, X: np.ndarray) -> list[np.ndarray]:
+        return [*(cnn.estimator.predict_proba(X) for cnn in self._cnns()),
+                np.asarray(self.classical_.predict_proba(X), dtype=float)]
 
     def fit(self, X, y, X_val=None, y_val=None) -> "LateFusion":
         """Fit the classical member on ``(X, y)``; calibrate and weigh on ``(X_val, y_val)``
@@ -103,48 +126,67 @@ class LateFusion(ClassifierMixin, BaseEstimator):
 
         X = check_images(X)
         y = np.asarray(y)
-        cnn = self._cnn()
-        self.cnn_sha256_ = file_digest(model_path(self.model))
-        self.model_classes_ = tuple(cnn.classes)
-        self.classes_ = np.arange(len(cnn.classes))
-        if y.size and int(y.max()) >= len(cnn.classes):  # before the classical fit, not after
+        self.cnn_sha256_ = None
+        classes = self.output_classes()
+        self.cnn_sha256_ = [file_digest(model_path(p)) for p in self._paths()]
+        self.model_classes_ = classes
+        self.classes_ = np.arange(len(classes))
+        if y.size and int(y.max()) >= len(classes):  # before the classical fit, not after
             raise LabelSpaceError(f"the ensemble's CNN ({model_path(self.model)}) knows "
-                                  f"{len(cnn.classes)} classes, the labels have more")
+                                  f"{len(classes)} classes, the labels have more")
         member = self._member()
         if X_val is not None and accepts_validation(member):
             member.fit(X, y, X_val=X_val, y_val=y_val)
         else:
             member.fit(X, y)
         self.classical_ = member
-        self.temperatures_, self.weight_, self.weight_scores_ = [1.0, 1.0], 0.5, []
+        n = len(self._paths()) + 1
+        self.temperatures_, self.weights_, self.weight_scores_ = [1.0] * n, (1 / n,) * n, []
         if X_val is not None and len(X_val):
             y_val = np.asarray(y_val)
-            p_cnn, p_cls = self._members(check_images(X_val))
-            self.temperatures_ = [fit_temperature(p, y_val) for p in (p_cnn, p_cls)]
-            p_cnn, p_cls = (apply_temperature(p, t) for p, t in zip((p_cnn, p_cls),
-                                                                     self.temperatures_))
+            probs = self._members(check_images(X_val))
+            self.temperatures_ = [fit_temperature(p, y_val) for p in probs]
+            probs = np.stack([apply_temperature(p, t) for p, t in zip(probs, self.temperatures_)])
             self.weight_scores_ = [
-                (float(w), float(np.mean((w * p_cnn + (1 - w) * p_cls).argmax(1) == y_val)))
-                for w in self.weights]
+                (w, float(np.mean(np.tensordot(w, probs, axes=1).argmax(1) == y_val)))
+                for w in simplex_grid(self.weights, n)]
             best = max(s for _, s in self.weight_scores_)
-            self.weight_ = min((w for w, s in self.weight_scores_ if s == best),
-                               key=lambda w: abs(w - 0.5))
+            self.weights_ = min((w for w, s in self.weight_scores_ if s == best),
+                                key=lambda w: float(np.sum((np.asarray(w) - 1 / n) ** 2)))
         return self
+
+    @property
+    def search_scores_(self) -> list[tuple[dict, float]]:
+        """Each weight candidate's validation accuracy, as the records keep a selection."""
+        return [({"weights": list(w)}, s) for w, s in self.weight_scores_]
+
+    @property
+    def best_params_(self) -> dict:
+        """The chosen weights and the members' temperatures (CNNs in order, then classical)."""
+        return {"weights": list(self.weights_), "temperatures": list(self.temperatures_)}
 
     def predict_proba(self, X) -> np.ndarray:
         """``(N, K)`` fused probabilities."""
-        p_cnn, p_cls = self._members(check_images(X))
-        t_cnn, t_cls = self.temperatures_
-        return (self.weight_ * apply_temperature(p_cnn, t_cnn)
-                + (1 - self.weight_) * apply_temperature(p_cls, t_cls))
+        probs = self._members(check_images(X))
+        return sum(w * apply_temperature(p, t)
+                   for w, p, t in zip(self.weights_, probs, self.temperatures_))
 
     def predict(self, X) -> np.ndarray:
         """``(N,)`` labels: the argmax of :meth:`predict_proba`."""
         return self.predict_proba(X).argmax(axis=1)
 
 
+def simplex_grid(values: Sequence[float], n: int) -> list[tuple[float, ...]]:
+    """Every ``n``-tuple of ``values`` that sums to 1 (to 1e-9): the fused weights tried."""
+    import itertools
+
+    return [w for w in itertools.product(sorted(set(map(float, values))), repeat=n)
+            if abs(sum(w) - 1.0) < 1e-9]
+
+
 def make_ensemble(classical: str = "fusion-svm", model: str | None = None,
-                  weights: Sequence[float] = WEIGHTS, random_state: int = 0) -> LateFusion:
-    """Late fusion of the bundled CNN (or ``model``) and ``classical``, weighed on the
-    validation part."""
-    return LateFusion(classical, model, tuple(weights), random_state)
+                  weights: Sequence[float] = WEIGHTS, random_state: int = 0,
+                  extra_models: Sequence[str] = ()) -> LateFusion:
+    """Late fusion of the bundled CNN (or ``model``, plus any ``extra_models``) and
+    ``classical``, weighed on the validation part."""
+    return LateFusion(classical, model, tuple(weights), random_state, tuple(extra_models))
