@@ -128,23 +128,45 @@ def _package_files(package: str) -> list[tuple[str, Path]]:
 
 
 def read_declarations(path: Path) -> list[dict[str, Any]] | None:
-    """The ``PLUGINS`` literal of the module at ``path`` (None when it declares none)."""
+    """The ``PLUGINS`` literal of the module at ``path`` (None when it declares none).
+
+    Inside it, a name bound earlier in the module to a plain literal (``_SMALL = {...}``) stands
+    for that literal, so a declaration can share a budget between datasets without importing.
+    """
     source = path.read_text(encoding="utf-8")
     if "PLUGINS" not in source:  # most modules: skip the parse
         return None
+    constants: dict[str, ast.expr] = {}
     for node in ast.parse(source, str(path)).body:
         targets = (node.targets if isinstance(node, ast.Assign)
                    else [node.target] if isinstance(node, ast.AnnAssign) and node.value else [])
-        if any(isinstance(t, ast.Name) and t.id == "PLUGINS" for t in targets):
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if "PLUGINS" in names:
             try:
-                value = ast.literal_eval(node.value)
+                value = ast.literal_eval(_LiteralNames(constants).visit(node.value))
             except ValueError as exc:
                 raise ValueError(f"{path}: PLUGINS must be a list of plain literals "
                                  f"(dicts, lists, strings, numbers; {exc})") from None
             if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
                 raise ValueError(f"{path}: PLUGINS must be a list of dicts")
             return value
+        if names and node.value is not None:
+            try:
+                ast.literal_eval(node.value)
+            except ValueError:
+                continue  # not a literal: PLUGINS cannot name it
+            constants.update(dict.fromkeys(names, node.value))
     return None
+
+
+class _LiteralNames(ast.NodeTransformer):
+    """Replaces the names of module-level literals by those literals."""
+
+    def __init__(self, constants: dict[str, ast.expr]) -> None:
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.constants.get(node.id, node)
 
 
 def _entry(module: str, path: Path, decl: dict[str, Any]) -> tuple[str, Entry]:

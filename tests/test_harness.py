@@ -148,7 +148,11 @@ def test_param_assignments_are_checked_against_the_pipelines():
 
 def test_budgets_set_cnn_epochs_by_training_dataset():
     assert budget_params("cpu", ("fer2013",), "mini-xception") == {"epochs": 5}
-    assert budget_params("cpu", ("ckplus", "fer2013"), "vgg-fer") == {"epochs": 3, "tta": None}
+    # CK+ / JAFFE: the small-data recipe (lowered dense dropout, flips, cosine; AdamW for vgg-fer)
+    small = budget_params("cpu", ("ckplus", "fer2013"), "vgg-fer")
+    assert small["epochs"] == 6 and small["dense_dropout"] == 0 and small["tta"] is None
+    assert small == budget_params("cpu-2h", ("jaffe",), "vgg-fer")
+    assert budget_params("cpu", ("jaffe",), "little-vgg")["dense_dropout"] == 0.1
     assert budget_params("cpu", ("fer2013",), "hog-svm") == {}
     assert budget_params("full", ("fer2013",), "mini-xception") == {}
     assert budget_params(None, ("fer2013",), "mini-xception") == {}

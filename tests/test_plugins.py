@@ -53,8 +53,17 @@ def test_listing_imports_no_plugin_module():
 
 def test_tables_keep_their_declared_order():
     assert PIPELINES.names()[:2] == ["pca-logreg", "eigenfaces"]
-    assert PIPELINES.names()[-3:] == ["little-vgg", "mini-xception", "vgg-fer"]
+    assert PIPELINES.names()[-4:] == ["little-vgg", "mini-xception", "vgg-fer", "cpu-vgg"]
     assert DATASETS.names()[0] == "fer2013" and PROTOCOLS.names()[-1] == "cross"
+
+
+def test_declarations_may_name_module_level_literals(tmp_path):
+    good = tmp_path / "good.py"
+    good.write_text("import os\nSMALL = {'epochs': 8, 'tta': None}\nNOT_LITERAL = os.sep\n"
+                    "PLUGINS = [{'name': 'x', 'budgets': {'cpu': {'a': SMALL, 'b': SMALL}}}]\n")
+    assert read_declarations(good) == [
+        {"name": "x", "budgets": {"cpu": {"a": {"epochs": 8, "tta": None},
+                                          "b": {"epochs": 8, "tta": None}}}}]
 
 
 def test_bad_declarations_are_clear_errors(tmp_path, monkeypatch):
@@ -64,6 +73,9 @@ def test_bad_declarations_are_clear_errors(tmp_path, monkeypatch):
         read_declarations(bad)
     bad.write_text("PLUGINS = {'kind': 'pipeline'}\n")
     with pytest.raises(ValueError, match="list of dicts"):
+        read_declarations(bad)
+    bad.write_text("SMALL = dict(epochs=1)\nPLUGINS = [{'budgets': {'cpu': {'d': SMALL}}}]\n")
+    with pytest.raises(ValueError, match="plain literals"):  # a name, but not of a literal
         read_declarations(bad)
     assert read_declarations(TESTS / "fakes.py") is None
     monkeypatch.setenv(registry.PLUGINS_ENV, "no_such_package_here")

@@ -67,7 +67,9 @@ from .synthetic_render import render_faces
 #: steps a 1,460-image set gives (vgg-fer 0.4: 13.8 % after 5 epochs at 1e-3 or 3e-3; 0.1: 59.7 %;
 #: 0.0 and 7 epochs: 67.5 %, 244 s; little-VGG 0.5: 36 % after 10 epochs, 0.1: 80.9 % after 8,
 #: 139 s), flips only (the renderer already varies pose), and vgg-fer with AdamW 1e-3 (2e-3
-#: stays at chance) and no ten-crop (ten times the scoring cost).
+#: stays at chance) and no ten-crop (ten times the scoring cost); cpu-vgg with the little-VGG
+#: recipe at AdamW 5e-4 and no weight average (80.9 % after 10 epochs; at 1e-3 29.1 % after 6,
+#: 3e-4 74.1 % after 8; see its small-data budget in fer_bench/pipelines/deep/factories.py).
 PLUGINS = [{"kind": "dataset", "name": "synthetic", "target": "load", "order": 40,
             "summary": "Built-in procedurally rendered faces", "subdirs": [], "builtin": True,
             "pipeline_params": {
@@ -77,7 +79,9 @@ PLUGINS = [{"kind": "dataset", "name": "synthetic", "target": "load", "order": 4
                                "dense_dropout": 0.1},
                 "vgg-fer": {"epochs": 6, "batch_size": 32, "optimizer": "adamw",
                             "learning_rate": 0.001, "weight_decay": 0.0, "augment": "flip",
-                            "erasing": 0.0, "tta": None, "dense_dropout": 0.0}}}]
+                            "erasing": 0.0, "tta": None, "dense_dropout": 0.0},
+                "cpu-vgg": {"epochs": 10, "batch_size": 32, "augment": "flip",
+                            "dense_dropout": 0.1, "ema": 0.0, "learning_rate": 0.0005}}}]
 
 #: Bump whenever the rendering (:mod:`.synthetic_params`, :mod:`.synthetic_render`) changes, so
 #: cached copies of older renderings are not reused.

@@ -39,7 +39,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    arch : {"little-vgg", "mini-xception", "vgg-fer"}
+    arch : {"little-vgg", "mini-xception", "vgg-fer", "cpu-vgg"}
         The network (:mod:`.networks`).
     epochs : int
         Maximum number of epochs (early stopping may end sooner).
