@@ -153,7 +153,7 @@ def read_declarations(path: Path) -> list[dict[str, Any]] | None:
         if names and node.value is not None:
             try:
                 ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, RecursionError):
                 continue  # not a literal: PLUGINS cannot name it
             constants.update(dict.fromkeys(names, node.value))
     return None
