@@ -107,3 +107,15 @@ def test_simplex_grid():
 
     assert simplex_grid((0.0, 0.5, 1.0), 2) == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
     assert len(simplex_grid(np.linspace(0, 1, 21).round(2), 3)) == 231
+
+
+def test_a_fit_from_before_several_cnns_still_predicts(data):
+    X, y = data
+    est = LateFusion(classical="pca-logreg").fit(X, y)
+    old = {k: v for k, v in vars(est).items() if k not in ("extra_models", "weights_")}
+    old.update(cnn_sha256_=est.cnn_sha256_[0], weight_=0.7, weight_scores_=[(0.7, 0.5)])
+    restored = LateFusion.__new__(LateFusion)
+    restored.__setstate__(old)
+    assert restored.weights_ == (0.7, 1 - 0.7) and restored.extra_models == ()
+    assert restored.cnn_sha256_ == est.cnn_sha256_
+    assert restored.predict(X[:3]).shape == (3,)

@@ -85,6 +85,18 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.extra_models = extra_models
 
+    def __setstate__(self, state: dict) -> None:
+        # Files written before several CNNs could be fused held one CNN digest and its weight.
+        state = dict(state)
+        state.setdefault("extra_models", ())
+        if isinstance(state.get("cnn_sha256_"), str):
+            state["cnn_sha256_"] = [state["cnn_sha256_"]]
+        if "weight_" in state and "weights_" not in state:
+            w = state.pop("weight_")
+            state["weights_"] = (w, 1 - w)
+            state["weight_scores_"] = [((v, 1 - v), a) for v, a in state.get("weight_scores_", [])]
+        super().__setstate__(state)
+
     def _paths(self) -> list[str | None]:
         return [self.model, *self.extra_models]
 
