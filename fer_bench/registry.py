@@ -130,43 +130,83 @@ def _package_files(package: str) -> list[tuple[str, Path]]:
 def read_declarations(path: Path) -> list[dict[str, Any]] | None:
     """The ``PLUGINS`` literal of the module at ``path`` (None when it declares none).
 
-    Inside it, a name bound earlier in the module to a plain literal (``_SMALL = {...}``) stands
-    for that literal, so a declaration can share a budget between datasets without importing.
+    Inside it, a name the module binds once, before it and to a plain literal (``_SMALL =
+    {...}``), stands for that literal, so a declaration can share a budget between datasets
+    without importing.
     """
     source = path.read_text(encoding="utf-8")
     if "PLUGINS" not in source:  # most modules: skip the parse
         return None
-    constants: dict[str, ast.expr] = {}
-    for node in ast.parse(source, str(path)).body:
+    tree = ast.parse(source, str(path))
+    constants = _literal_constants(tree)
+    for node in tree.body:
         targets = (node.targets if isinstance(node, ast.Assign)
                    else [node.target] if isinstance(node, ast.AnnAssign) and node.value else [])
-        names = [t.id for t in targets if isinstance(t, ast.Name)]
-        if "PLUGINS" in names:
+        if any(isinstance(t, ast.Name) and t.id == "PLUGINS" for t in targets):
+            earlier = {k: v for k, v in constants.items() if v.lineno < node.lineno}
             try:
-                value = ast.literal_eval(_LiteralNames(constants).visit(node.value))
-            except ValueError as exc:
+                value = ast.literal_eval(_LiteralNames(earlier).visit(node.value))
+            except _NOT_LITERAL as exc:
                 raise ValueError(f"{path}: PLUGINS must be a list of plain literals "
                                  f"(dicts, lists, strings, numbers; {exc})") from None
             if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
                 raise ValueError(f"{path}: PLUGINS must be a list of dicts")
             return value
-        if names and node.value is not None:
-            try:
-                ast.literal_eval(node.value)
-            except (ValueError, TypeError, SyntaxError, RecursionError):
-                continue  # not a literal: PLUGINS cannot name it
-            constants.update(dict.fromkeys(names, node.value))
     return None
 
 
+_NOT_LITERAL = (ValueError, TypeError, SyntaxError, RecursionError)
+
+
+def _literal_constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module-level names bound exactly once in the whole module, to a plain literal, by a
+    top-level assignment (and never assigned into), mapped to the literal's node."""
+    bindings: dict[str, int] = {}
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names = [node.id]
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx,
+                                                                               ast.Load):
+            base = node.value  # SMALL["k"] = ..., SMALL.k = ...: the literal no longer holds
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            names = [base.id] if isinstance(base, ast.Name) else []
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in node.names]
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names = list(node.names)
+        for name in names:
+            bindings[name] = bindings.get(name, 0) + 1
+    constants: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if bindings.get(name) != 1:
+            continue
+        try:
+            ast.literal_eval(node.value)
+        except _NOT_LITERAL:
+            continue  # not a literal: PLUGINS cannot name it
+        constants[name] = node.value
+    return constants
+
+
 class _LiteralNames(ast.NodeTransformer):
-    """Replaces the names of module-level literals by those literals."""
+    """Replaces the names of module-level literals by those literals (any other name: a
+    ``ValueError`` naming it)."""
 
     def __init__(self, constants: dict[str, ast.expr]) -> None:
         self.constants = constants
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
-        return self.constants.get(node.id, node)
+        if node.id not in self.constants:
+            raise ValueError(f"{node.id} is not a name bound once, before PLUGINS, to a literal")
+        return self.constants[node.id]
 
 
 def _entry(module: str, path: Path, decl: dict[str, Any]) -> tuple[str, Entry]:
@@ -252,12 +292,16 @@ SUITES: dict[str, dict[str, Any]] = {
 #: each factory's published schedule (tens to hundreds of epochs: hours on a GPU, days on a CPU).
 #: ``cpu`` caps the epochs so that the deep half of ``run --suite all`` on FER2013 + CK+ takes
 #: about 1.25 hours on 2 CPU cores (mini-Xception ~90 s, little-VGG ~330 s, vgg-fer ~620 s per
-#: FER2013 epoch there) and drops vgg-fer's ten-crop averaging (ten forward passes per test
-#: image: 23 minutes for the 35,887 FER2013 images of CK+ -> FER2013). Its accuracies are those
-#: of short schedules, not of the published models; the records carry the epochs used.
+#: FER2013 epoch there), plus ~10 minutes since cpu-vgg joined (2 epochs of ~285 s; the CNNs'
+#: CK+ / JAFFE entries are the small-data recipes of fer_bench/pipelines/deep/factories.py,
+#: 6 to 10 epochs of a few hundred images), and drops vgg-fer's ten-crop averaging (ten
+#: forward passes per test image: 23 minutes for the 35,887 FER2013 images of CK+ -> FER2013).
+#: Its accuracies are those of short schedules, not of the published models; the records carry
+#: the epochs used.
 #: ``cpu-2h`` gives each FER2013 model about two hours of this 2-core CPU (the issue's CPU
 #: training budget): the epochs that fit, under a cosine learning-rate decay over them, which
 #: suits a fixed budget better than waiting for plateaus; smaller sets get ``cpu``'s schedule.
+#: (Family entries; a CNN's own ``budgets`` declaration overrides them where it has one.)
 #: ``run`` picks ``full`` when JAX sees an accelerator and ``cpu`` otherwise (``--budget auto``).
 _CPU_SMALL_SET = {"deep": {"epochs": 15}}  # a few hundred training images
 BUDGETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {

@@ -93,7 +93,7 @@ LOGITS = {
 FEATURE_WIDTHS = {"little-vgg": 64, "mini-xception": 128, "vgg-fer": 256, "cpu-vgg": 256}
 
 
-@pytest.mark.slow  # initialises and runs the three real networks (~10 s on 2 cores)
+@pytest.mark.slow  # initialises and runs the four real networks (~15 s on 2 cores)
 @pytest.mark.parametrize("arch", sorted(LOGITS))
 def test_seeded_forward_pass_and_features_are_unchanged(arch):
     x = jnp.asarray(np.random.default_rng(0).random((4, 48, 48, 1)), jnp.float32)

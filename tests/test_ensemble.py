@@ -80,24 +80,39 @@ def test_the_harness_refuses_a_dataset_whose_classes_the_cnn_lacks(tmp_path):
                           for r in failed)
 
 
-def test_further_cnns_are_members_with_their_own_weights(data, tmp_path):
-    import shutil
+def _other_cnn(path):
+    """The bundled CNN with its classifier's weights scaled and shifted: another CNN file."""
+    from fer_bench.models import load_model, save_model
 
+    model = load_model(model_path(None))
+    head = model.estimator.variables_["params"]["Conv_6"]
+    head["kernel"] = head["kernel"] * 0.5 + 0.01
+    save_model(model, path)
+    return load_model(path)
+
+
+def test_further_cnns_are_members_with_their_own_weights(data, tmp_path):
+    from fer_bench.metrics import apply_temperature
+    from fer_bench.models import load_model
     from fer_bench.pipelines.ensemble import simplex_grid
 
     X, y = data
     half = len(X) // 2
-    twin = tmp_path / "twin.ferb"  # a second CNN file (the same weights: fusion must be exact)
-    shutil.copyfile(model_path(None), twin)
-    est = make_ensemble(classical="pca-logreg", extra_models=[str(twin)],
+    other = _other_cnn(tmp_path / "other.ferb")
+    est = make_ensemble(classical="pca-logreg", extra_models=str(other.path),  # as --param gives it
                         weights=(0.0, 0.5, 1.0)).fit(X[:half], y[:half], X[half:], y[half:])
+    assert est.extra_models == (str(other.path),)
     assert [w for w, _ in est.weight_scores_] == simplex_grid((0.0, 0.5, 1.0), 3)
     assert len(est.weights_) == len(est.temperatures_) == 3 and len(est.cnn_sha256_) == 2
-    assert est.temperatures_[0] == est.temperatures_[1]  # one CNN twice: one calibration
     assert dict(est.weight_scores_)[est.weights_] == max(s for _, s in est.weight_scores_)
-    p = est.predict_proba(X[:4])
-    assert p.shape == (4, 7) and np.allclose(p.sum(1), 1, atol=1e-6)
-    twin.write_bytes(model_path(None).read_bytes() + b"another file")
+    # The fused probabilities are the members' own, each calibrated and weighed.
+    members = [load_model(model_path(None)).estimator.predict_proba(X[:4]),
+               other.estimator.predict_proba(X[:4]), est.classical_.predict_proba(X[:4])]
+    assert not np.allclose(members[0], members[1])
+    expected = sum(w * apply_temperature(p, t)
+                   for w, p, t in zip(est.weights_, members, est.temperatures_))
+    np.testing.assert_allclose(est.predict_proba(X[:4]), expected, rtol=1e-6)
+    other.path.write_bytes(model_path(None).read_bytes())
     with pytest.raises(ModelFileError, match="not the CNN this ensemble was fitted with"):
         est.predict(X[:2])
 
@@ -106,7 +121,36 @@ def test_simplex_grid():
     from fer_bench.pipelines.ensemble import simplex_grid
 
     assert simplex_grid((0.0, 0.5, 1.0), 2) == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
-    assert len(simplex_grid(np.linspace(0, 1, 21).round(2), 3)) == 231
+    assert simplex_grid((0.6, 0.8), 2) == [(0.6, 0.4), (0.8, 0.2)]  # a CNN weight each, as before
+    grid = simplex_grid(np.linspace(0, 1, 21).round(2), 3)
+    assert len(grid) == 231 == len(set(grid)) and all(abs(sum(w) - 1) < 1e-9 for w in grid)
+    assert len(simplex_grid(np.linspace(0, 1, 21).round(2), 4)) == 1771
+    with pytest.raises(ValueError, match="sum to 1"):
+        simplex_grid((0.6, 0.7), 3)
+    with pytest.raises(ValueError, match="coarser weights"):
+        simplex_grid(np.linspace(0, 1, 21).round(2), 5)
+
+
+def test_extra_cnns_count_in_the_job_and_the_model_key(tmp_path):
+    import dataclasses
+
+    from fer_bench.harness.fit import pretrained_files
+    from fer_bench.harness.jobs import Job, read_models_digests
+    from fer_bench.harness.model_store import model_key
+
+    a, b = tmp_path / "a.ferb", tmp_path / "b.ferb"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    assert read_models_digests({}) == {}
+    digests = read_models_digests({"extra_models": f"{a},{b}"})
+    assert len(set(digests["extra_models_sha256"])) == 2
+    job = Job(pipeline="ensemble", protocol="fer2013-official", datasets=("fer2013",),
+              fold="official", seed=0, view="7class", params={"extra_models": [str(a)]})
+    before, key = job.config_hash, model_key(job, job.params, "data")
+    a.write_bytes(b"another CNN")
+    again = dataclasses.replace(job)
+    assert again.config_hash != before and model_key(again, again.params, "data") != key
+    assert pretrained_files(job)[-1] == a
 
 
 def test_a_fit_from_before_several_cnns_still_predicts(data):
@@ -115,7 +159,8 @@ def test_a_fit_from_before_several_cnns_still_predicts(data):
     old = {k: v for k, v in vars(est).items() if k not in ("extra_models", "weights_")}
     old.update(cnn_sha256_=est.cnn_sha256_[0], weight_=0.7, weight_scores_=[(0.7, 0.5)])
     restored = LateFusion.__new__(LateFusion)
-    restored.__setstate__(old)
+    restored.__setstate__(old)  # what skops does with a file's attributes
     assert restored.weights_ == (0.7, 1 - 0.7) and restored.extra_models == ()
     assert restored.cnn_sha256_ == est.cnn_sha256_
+    assert restored.search_scores_ == [({"weights": [0.7, 1 - 0.7]}, 0.5)]
     assert restored.predict(X[:3]).shape == (3,)

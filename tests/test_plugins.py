@@ -74,8 +74,17 @@ def test_bad_declarations_are_clear_errors(tmp_path, monkeypatch):
     bad.write_text("PLUGINS = {'kind': 'pipeline'}\n")
     with pytest.raises(ValueError, match="list of dicts"):
         read_declarations(bad)
-    bad.write_text("SMALL = dict(epochs=1)\nPLUGINS = [{'budgets': {'cpu': {'d': SMALL}}}]\n")
-    with pytest.raises(ValueError, match="plain literals"):  # a name, but not of a literal
+    for source in ("SMALL = dict(epochs=1)\n",  # a name, but not of a literal
+                   "SMALL = {'e': 1}\nSMALL = dict(e=2)\n",  # rebound: not what PLUGINS holds
+                   "SMALL = {'e': 1}\nSMALL['e'] = 2\n",
+                   "SMALL = {'e': 1}\nif True:\n    SMALL = 3\n",
+                   ""):  # bound after PLUGINS (below)
+        bad.write_text(source + "PLUGINS = [{'budgets': {'cpu': {'d': SMALL}}}]\n"
+                       + ("SMALL = {'e': 1}\n" if not source else ""))
+        with pytest.raises(ValueError, match="SMALL is not a name bound once"):
+            read_declarations(bad)
+    bad.write_text("K = [1]\nPLUGINS = [{'d': {K: 1}}]\n")  # unhashable key: still one line
+    with pytest.raises(ValueError, match="plain literals"):
         read_declarations(bad)
     assert read_declarations(TESTS / "fakes.py") is None
     monkeypatch.setenv(registry.PLUGINS_ENV, "no_such_package_here")

@@ -139,10 +139,10 @@ def pretrained_files(job: Job) -> list[Path]:
     the bundled model, and its ``extra_models``)."""
     files = [Path(job.params["init_from"])] if job.params.get("init_from") else []
     if PIPELINES.get(job.pipeline).tags.get("reads_model"):
-        from ..pipelines.hybrid import model_path
+        from ..pipelines.hybrid import model_list, model_path
 
         files.append(model_path(job.params.get("model")))
-        files.extend(Path(p) for p in job.params.get("extra_models") or ())
+        files.extend(map(model_path, model_list(job.params.get("extra_models"))))
     return files
 
 

@@ -122,8 +122,7 @@ class Job:
             config["cross_version"] = CROSS_VERSION
         if self.model is not None:
             config["model_sha256"] = weights_digest(self.model)
-        if self.params.get("extra_models"):  # an ensemble's further CNNs: their content counts
-            config["extra_models_sha256"] = [weights_digest(p) for p in self.params["extra_models"]]
+        config.update(read_models_digests(self.params))
         if self.corruption is not None:
             config["corruption"] = corruption_entry(self.corruption)
         return config
@@ -171,6 +170,23 @@ def corruption_names(text: str | Sequence[str] | None) -> list[str]:
 def error_line(exc: BaseException) -> str:
     """``"Type: message"`` on one line: what a failed record and the run summary show."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split()) or '(no message)'}"
+
+
+def read_models_digests(params: dict[str, Any]) -> dict[str, Any]:
+    """The content digests of the CNN files a hybrid's ``params`` name (``model``, an
+    ensemble's ``extra_models``): replacing one makes a new job and a new model key. Empty
+    when they name none (the bundled model's jobs keep their hashes)."""
+    out: dict[str, Any] = {}
+    if not (params.get("model") or params.get("extra_models")):
+        return out  # the common case: planning imports no pipeline code
+    from ..pipelines.hybrid import model_list
+
+    if params.get("model"):
+        out["model_param_sha256"] = weights_digest(str(params["model"]))
+    extra = model_list(params.get("extra_models"))
+    if extra:
+        out["extra_models_sha256"] = [weights_digest(p) for p in extra]
+    return out
 
 
 def weights_digest(path: str | None) -> str | None:

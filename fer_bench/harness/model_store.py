@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ModelFileError
 from ..protocols.cross import cross_pair, is_cross
 from ..registry import NEUTRAL_PARAMS, PROTOCOLS
-from .jobs import HARNESS_VERSION, Job, weights_digest
+from .jobs import HARNESS_VERSION, Job, read_models_digests, weights_digest
 
 if TYPE_CHECKING:
     from ..data.dataset import FaceDataset
@@ -107,6 +107,7 @@ def model_config(source: Job, kwargs: dict[str, Any], data_sha256: str,
     digest = init_from_sha256 or weights_digest(kwargs.get("init_from"))
     if digest:
         config["init_from_sha256"] = digest
+    config.update(read_models_digests(kwargs))
     return config
 
 

@@ -12,7 +12,7 @@ w) * p_classical``; ties to the weights closest to equal). Nothing is chosen on 
 The classical member is fitted as the harness fits that pipeline alone on a fixed split
 (FER2013: on Training, its defaults tuned on PublicTest); on a split carved out of the
 training data it does not go back into training after selection, as the standalone pipeline
-does. Its selection, the temperatures and the weight all use the same validation part.
+does. Its selection, the temperatures and the weights all use the same validation part.
 
 The CNNs' classes must be the job's (a FER2013 CNN fuses on FER2013's seven classes only); the
 harness checks :meth:`LateFusion.output_classes` against them before fitting and refuses a
@@ -28,17 +28,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ..metrics import apply_temperature, fit_temperature
 from ..errors import LabelSpaceError
 from .base import accepts_validation, check_images
-from .hybrid import checked_cnn, model_path
+from .hybrid import checked_cnn, model_list, model_path
 
 #: Registry declaration (read without importing this module: see fer_bench.registry).
 PLUGINS = [{"kind": "pipeline", "name": "ensemble", "target": "make_ensemble", "order": 100,
-            "summary": "late fusion of a trained CNN's and fusion-svm's calibrated "
-                       "probabilities, the CNN's weight chosen on the validation split (by "
+            "summary": "late fusion of trained CNNs' and fusion-svm's calibrated "
+                       "probabilities, the weights chosen on the validation split (by "
                        "default the bundled FER2013 mini-Xception's)", "family": "hybrid",
             "reads_model": True}]
 
-#: CNN weights tried on the validation part.
+#: The values a member's weight takes on the validation grid.
 WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
+#: At most this many weight combinations are tried (4 members on the default grid: 1,771).
+MAX_CANDIDATES = 2_000
+#: The records keep this many of the best candidates' validation accuracies.
+KEPT_SCORES = 20
 
 
 class LateFusion(ClassifierMixin, BaseEstimator):
@@ -52,12 +56,14 @@ class LateFusion(ClassifierMixin, BaseEstimator):
     model : str or None
         The CNN's model file; None: the bundled FER2013 mini-Xception.
     weights : sequence of float
-        The values a member's weight takes on the validation grid: the fused weights tried are
-        every combination of them that sums to 1 (two members: ``(w, 1 - w)`` for each ``w``).
+        The values a member's weight takes on the validation grid: two members try ``(w, 1 -
+        w)`` for each ``w``; more try every combination of them that sums to 1.
     random_state : int
-    extra_models : sequence of str
+    extra_models : sequence of str, or str
         Further CNN model files fused with ``model`` (each a member with its own temperature
-        and weight), e.g. CNNs of other architectures from the trained-model store.
+        and weight), e.g. CNNs of other architectures from the trained-model store; a string
+        is a comma-separated list. Relative paths resolve against the working directory, as
+        ``model``'s do.
 
     Attributes
     ----------
@@ -73,7 +79,8 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         part.
     weights_ : tuple of float
         The chosen weight of each member (same order), summing to 1; ``weight_scores_`` holds
-        each candidate's validation accuracy.
+        each candidate's validation accuracy (the records keep the best
+        :data:`KEPT_SCORES`).
     """
 
     def __init__(self, classical: str = "fusion-svm", model: str | None = None,
@@ -98,7 +105,7 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
     def _paths(self) -> list[str | None]:
-        return [self.model, *self.extra_models]
+        return [self.model, *model_list(self.extra_models)]
 
     def _cnns(self) -> list:
         expected = getattr(self, "cnn_sha256_", None) or [None] * len(self._paths())
@@ -164,13 +171,15 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                 for w in simplex_grid(self.weights, n)]
             best = max(s for _, s in self.weight_scores_)
             self.weights_ = min((w for w, s in self.weight_scores_ if s == best),
-                                key=lambda w: float(np.sum((np.asarray(w) - 1 / n) ** 2)))
+                                key=lambda w: round(sum((v - 1 / n) ** 2 for v in w), 9))
         return self
 
     @property
     def search_scores_(self) -> list[tuple[dict, float]]:
-        """Each weight candidate's validation accuracy, as the records keep a selection."""
-        return [({"weights": list(w)}, s) for w, s in self.weight_scores_]
+        """The best weight candidates' validation accuracies (at most :data:`KEPT_SCORES`), as
+        the records keep a selection."""
+        ranked = sorted(self.weight_scores_, key=lambda ws: -ws[1])[:KEPT_SCORES]
+        return [({"weights": list(w)}, s) for w, s in ranked]
 
     @property
     def best_params_(self) -> dict:
@@ -189,16 +198,37 @@ class LateFusion(ClassifierMixin, BaseEstimator):
 
 
 def simplex_grid(values: Sequence[float], n: int) -> list[tuple[float, ...]]:
-    """Every ``n``-tuple of ``values`` that sums to 1 (to 1e-9): the fused weights tried."""
-    import itertools
+    """The fused weights tried for ``n`` members: ``(w, 1 - w)`` for each of ``values`` when
+    ``n == 2``, else every ``n``-tuple of ``values`` that sums to 1 (to 1e-9), in order."""
+    values = sorted(set(map(float, values)))
+    if n == 2:
+        grid = [(w, round(1.0 - w, 12)) for w in values if 0.0 <= w <= 1.0]
+    else:
+        grid = []
 
-    return [w for w in itertools.product(sorted(set(map(float, values))), repeat=n)
-            if abs(sum(w) - 1.0) < 1e-9]
+        def extend(prefix: tuple[float, ...], total: float) -> None:
+            if len(prefix) == n - 1:
+                last = 1.0 - total
+                if any(abs(last - v) < 1e-9 for v in values):
+                    grid.append((*prefix, min(values, key=lambda v: abs(last - v))))
+                return
+            for v in values:
+                if total + v <= 1.0 + 1e-9:
+                    extend((*prefix, v), total + v)
+
+        extend((), 0.0)
+    if not grid:
+        raise ValueError(f"ensemble: no weights of {values} for {n} members sum to 1; give "
+                         "weights that do (e.g. 0, 0.05, ..., 1)")
+    if len(grid) > MAX_CANDIDATES:
+        raise ValueError(f"ensemble: {len(grid)} weight combinations for {n} members; give "
+                         f"coarser weights (at most {MAX_CANDIDATES} combinations)")
+    return grid
 
 
 def make_ensemble(classical: str = "fusion-svm", model: str | None = None,
                   weights: Sequence[float] = WEIGHTS, random_state: int = 0,
-                  extra_models: Sequence[str] = ()) -> LateFusion:
+                  extra_models: Sequence[str] | str | None = ()) -> LateFusion:
     """Late fusion of the bundled CNN (or ``model``, plus any ``extra_models``) and
     ``classical``, weighed on the validation part."""
-    return LateFusion(classical, model, tuple(weights), random_state, tuple(extra_models))
+    return LateFusion(classical, model, tuple(weights), random_state, model_list(extra_models))

@@ -38,7 +38,17 @@ def model_path(model: str | None) -> Path:
     return Path(model) if model is not None else DEFAULT_MODEL
 
 
-@lru_cache(maxsize=4)
+def model_list(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Model file paths as a tuple: ``"a.ferb,b.ferb"`` (as ``--param`` may give it) -> both,
+    None -> ``()``."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, Path)):
+        return tuple(p.strip() for p in str(value).split(",") if p.strip())
+    return tuple(str(p) for p in value)
+
+
+@lru_cache(maxsize=16)  # an ensemble of several CNNs beside cnn-svm's in one worker
 def load_cnn(path: str, digest: str):
     """The :class:`~fer_bench.models.FerModel` of the CNN file ``path`` (whose SHA-256 is
     ``digest``: the cache key), loaded once per process. Raises
