@@ -1,5 +1,5 @@
 """CNNs: the jitted train step (images/s) and inference at batch 1 and 512 of every registered
-deep model, the PyTorch CPU reference of mini-Xception side by side (in four thread / memory
+deep model, the PyTorch CPU references of mini-Xception and cpu-vgg side by side (in four thread / memory
 layout configurations), and the measured peak fp32 FLOP/s (a large jitted matmul) the roofline
 column of the report divides by.
 
@@ -17,7 +17,8 @@ from .perf.cnn import forward_workload, registered_estimator, train_step_workloa
 from .perf.peak import matmul_workload
 
 DEEP = PIPELINES.names(family="deep")
-REFERENCE = "mini-xception"  # the model with a PyTorch twin in torch_reference.py
+#: The models with a PyTorch twin (``torch_reference.TWINS``, which needs torch to import).
+TWINNED = ("mini-xception", "cpu-vgg")
 BATCHES = (1, 512)
 
 
@@ -61,10 +62,11 @@ def test_train_step(measure, workloads, name):
 
 
 @pytest.mark.benchmark(group="cnn: train step")
-def test_train_step_no_augmentation(measure, workloads):
-    """mini-Xception's step without augmentation: the same work as the PyTorch reference step."""
-    work = workloads("train", REFERENCE, None, "none")
-    measure(work, kind="cnn-train", unit="images", model=REFERENCE, framework="jax",
+@pytest.mark.parametrize("name", TWINNED)
+def test_train_step_no_augmentation(measure, workloads, name):
+    """The step without augmentation: the same work as the PyTorch reference step."""
+    work = workloads("train", name, None, "none")
+    measure(work, kind="cnn-train", unit="images", model=name, framework="jax",
             like_for_like=True)
 
 
@@ -78,14 +80,15 @@ def test_inference(measure, workloads, sizes, name, batch):
 
 # --- the PyTorch reference -----------------------------------------------------------------------
 
-def _torch_model(torch, seed: int = 0):
+def _torch_model(torch, name: str, seed: int = 0):
     from fer_bench.pipelines.deep.networks import build_model, init_variables
 
-    from .torch_reference import MiniXceptionTorch, load_flax_variables
+    from .torch_reference import TWINS
 
     torch.manual_seed(seed)
-    variables = init_variables(build_model(REFERENCE, 7), seed)
-    return load_flax_variables(MiniXceptionTorch(7), variables), variables
+    twin, load = TWINS[name]
+    variables = init_variables(build_model(name, 7), seed)
+    return load(twin(7), variables), variables
 
 
 def _torch_batch(torch, n: int, seed: int = 0):
@@ -96,17 +99,21 @@ def _torch_batch(torch, n: int, seed: int = 0):
     return torch.from_numpy(x[:, None]), torch.from_numpy(rng.integers(0, 7, n))
 
 
-def test_torch_reference_matches_flax():
+@pytest.mark.parametrize("name", TWINNED)
+def test_torch_reference_matches_flax(name):
     """The reference computes the same function as the Flax model (same weights, same logits),
     so comparing their speed compares implementations, not networks."""
     torch = pytest.importorskip("torch")
     from fer_bench.pipelines.deep.networks import build_model
 
-    model, variables = _torch_model(torch, seed=3)
+    from .torch_reference import TWINS
+
+    assert set(TWINS) == set(TWINNED)
+    model, variables = _torch_model(torch, name, seed=3)
     x, _ = _torch_batch(torch, 8, seed=3)
     with torch.inference_mode():
         ours = model.eval()(x).numpy()
-    flax = np.asarray(build_model(REFERENCE, 7).apply(
+    flax = np.asarray(build_model(name, 7).apply(
         variables, x.numpy().transpose(0, 2, 3, 1), train=False))
     np.testing.assert_allclose(ours, flax, rtol=1e-4, atol=1e-4)
 
@@ -133,10 +140,11 @@ def torch_config(request):
 
 @pytest.mark.benchmark(group="cnn: inference")
 @pytest.mark.parametrize("batch", BATCHES, ids=lambda b: f"batch{b}")
-def test_torch_inference(measure, workloads, sizes, torch_config, batch):
+@pytest.mark.parametrize("name", TWINNED)
+def test_torch_inference(measure, workloads, sizes, torch_config, name, batch):
     torch, threads, fmt, layout = torch_config
     batch = min(batch, sizes.max_batch)
-    model, _ = _torch_model(torch)
+    model, _ = _torch_model(torch, name)
     model = model.eval().to(memory_format=fmt)
     x = _torch_batch(torch, batch)[0].contiguous(memory_format=fmt)
 
@@ -144,23 +152,24 @@ def test_torch_inference(measure, workloads, sizes, torch_config, batch):
         with torch.inference_mode():
             return model(x)
 
-    flops = workloads("forward", REFERENCE, batch).flops_per_item
-    measure(run, kind="cnn-infer", items=batch, unit="images", model=REFERENCE,
+    flops = workloads("forward", name, batch).flops_per_item
+    measure(run, kind="cnn-infer", items=batch, unit="images", model=name,
             framework="torch", batch=batch, flops_per_item=flops, torch_threads=threads,
             memory_format=layout, torch_version=torch.__version__)
 
 
 @pytest.mark.benchmark(group="cnn: train step")
-def test_torch_train_step(measure, workloads, torch_config):
+@pytest.mark.parametrize("name", TWINNED)
+def test_torch_train_step(measure, workloads, torch_config, name):
     torch, threads, fmt, layout = torch_config
     from .torch_reference import make_train_step
 
-    batch = registered_estimator(REFERENCE).batch_size
-    model, _ = _torch_model(torch)
+    batch = registered_estimator(name).batch_size
+    model, _ = _torch_model(torch, name)
     step = make_train_step(model.to(memory_format=fmt))
     x, y = _torch_batch(torch, batch)
     x = x.contiguous(memory_format=fmt)
-    flops = workloads("train", REFERENCE, None, "none").flops_per_item
-    measure(lambda: step(x, y), kind="cnn-train", items=batch, unit="images", model=REFERENCE,
+    flops = workloads("train", name, None, "none").flops_per_item
+    measure(lambda: step(x, y), kind="cnn-train", items=batch, unit="images", model=name,
             framework="torch", batch=batch, augment="none", flops_per_item=flops,
             torch_threads=threads, memory_format=layout, torch_version=torch.__version__)

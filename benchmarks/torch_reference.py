@@ -1,12 +1,15 @@
-"""A PyTorch (CPU, eager) implementation of the same mini-Xception, the obvious alternative the
-JAX/Flax model is compared with.
+"""PyTorch (CPU, eager) implementations of the same mini-Xception and cpu-vgg, the obvious
+alternative the JAX/Flax models are compared with.
 
 The layers mirror :class:`fer_bench.pipelines.deep.networks.MiniXception` one for one: two 3x3
 'valid' convolutions, four residual modules of depthwise-separable convolutions (the depthwise
 part is ``nn.Conv2d(C, C, 3, groups=C)``, PyTorch's own depthwise kernel) with a 3x3 stride-2
 'same' max-pool and a 1x1 stride-2 shortcut, a 3x3 classifier convolution and global average
 pooling. :func:`load_flax_variables` copies a Flax model's weights in, so the two compute the
-same function (``benchmarks/test_cnn.py`` checks this before timing anything).
+same function (``benchmarks/test_cnn.py`` checks this before timing anything). :class:`VGGTorch`
+mirrors :class:`fer_bench.pipelines.deep.networks.VGG` with conv -> BN -> ReLU stages (cpu-vgg's
+form) and :func:`load_flax_vgg_variables` copies its weights. :data:`TWINS` names each twin by
+the registered pipeline it mirrors.
 
 Only imported when ``torch`` is installed (the optional ``bench`` extra:
 ``pip install 'fer-bench[bench]'``).
@@ -96,6 +99,13 @@ def _hwio_to_oihw(kernel) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.asarray(kernel).transpose(3, 2, 0, 1)))
 
 
+def _set_bn(bn: nn.BatchNorm2d, params: dict, stats: dict) -> None:
+    bn.weight.data = torch.from_numpy(np.asarray(params["scale"]).copy())
+    bn.bias.data = torch.from_numpy(np.asarray(params["bias"]).copy())
+    bn.running_mean.data = torch.from_numpy(np.asarray(stats["mean"]).copy())
+    bn.running_var.data = torch.from_numpy(np.asarray(stats["var"]).copy())
+
+
 def load_flax_variables(model: MiniXceptionTorch, variables: dict) -> MiniXceptionTorch:
     """Copy the weights and batch statistics of a Flax ``MiniXception`` into ``model``.
 
@@ -109,10 +119,7 @@ def load_flax_variables(model: MiniXceptionTorch, variables: dict) -> MiniXcepti
 
     def set_bn(bn: nn.BatchNorm2d, index: int) -> None:
         name = f"BatchNorm_{index}"
-        bn.weight.data = torch.from_numpy(np.asarray(params[name]["scale"]).copy())
-        bn.bias.data = torch.from_numpy(np.asarray(params[name]["bias"]).copy())
-        bn.running_mean.data = torch.from_numpy(np.asarray(stats[name]["mean"]).copy())
-        bn.running_var.data = torch.from_numpy(np.asarray(stats[name]["var"]).copy())
+        _set_bn(bn, params[name], stats[name])
 
     def set_sep(sep: SeparableConv, index: int) -> None:
         p = params[f"SeparableConv3x3_{index}"]
@@ -138,7 +145,68 @@ def load_flax_variables(model: MiniXceptionTorch, variables: dict) -> MiniXcepti
     return model
 
 
-def make_train_step(model: MiniXceptionTorch, learning_rate: float = 1e-3):
+class VGGTorch(nn.Module):
+    """The VGG of the Flax model in its conv -> BN -> ReLU form (cpu-vgg's defaults): per stage
+    ``convs`` 3x3 'same' convolutions without bias, each with BN and ReLU, then a 2x2 max-pool;
+    ``dense_layers`` x [dense -> ReLU -> dropout] and the classifier. The flattening is NHWC's,
+    as Flax's, so the dense weights copy over unchanged."""
+
+    def __init__(self, num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256),
+                 convs: tuple[int, ...] = (1, 2, 3, 3), dense: int = 256, dense_layers: int = 1,
+                 dropout: float = 0.4) -> None:
+        super().__init__()
+        layers, cin = [], 1
+        for width, count in zip(widths, convs):
+            for _ in range(count):
+                layers += [nn.Conv2d(cin, width, 3, padding=1, bias=False), _bn(width),
+                           nn.ReLU()]
+                cin = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        side = 48 // 2 ** len(widths)
+        dims = [side * side * cin] + [dense] * dense_layers
+        self.dense = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(dims[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features((x - PIXEL_MEAN) / PIXEL_STD)
+        x = x.permute(0, 2, 3, 1).flatten(1)  # NHWC order, as the Flax model flattens
+        for layer in self.dense:
+            x = self.dropout(F.relu(layer(x)))
+        return self.classifier(x)
+
+
+def _dense_to_linear(linear: nn.Linear, p: dict) -> None:
+    linear.weight.data = torch.from_numpy(np.ascontiguousarray(np.asarray(p["kernel"]).T))
+    linear.bias.data = torch.from_numpy(np.asarray(p["bias"]).copy())
+
+
+def load_flax_vgg_variables(model: VGGTorch, variables: dict) -> VGGTorch:
+    """Copy the weights and batch statistics of a Flax ``VGG`` (``norm_first``, no conv bias:
+    cpu-vgg) into ``model``: ``Conv_i`` / ``BatchNorm_i`` in creation order, ``Dense_i`` for
+    the hidden layers and the classifier."""
+    params, stats = variables["params"], variables["batch_stats"]
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for i, (conv, bn) in enumerate(zip(convs, norms)):
+            conv.weight.data = _hwio_to_oihw(params[f"Conv_{i}"]["kernel"])
+            _set_bn(bn, params[f"BatchNorm_{i}"], stats[f"BatchNorm_{i}"])
+        for i, layer in enumerate(model.dense):
+            _dense_to_linear(layer, params[f"Dense_{i}"])
+        _dense_to_linear(model.classifier, params[f"Dense_{len(model.dense)}"])
+    return model
+
+
+#: Registered pipeline name -> (PyTorch twin class, weight loader).
+TWINS = {
+    "mini-xception": (MiniXceptionTorch, load_flax_variables),
+    "cpu-vgg": (VGGTorch, load_flax_vgg_variables),
+}
+
+
+def make_train_step(model: nn.Module, learning_rate: float = 1e-3):
     """One Adam step on a batch, as the JAX train step does (cross-entropy on logits).
 
     Returns ``step(images (B, 1, 48, 48) float32, labels (B,) int64) -> loss tensor``.

@@ -41,7 +41,7 @@ def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
                          "pooling over 8 to 128 channels), so its time goes into passes over the "
                          "activations, not arithmetic")
             lines.append(text + ".")
-        comparison = torch_comparison(run)
+        comparison = [r for r in torch_comparison(run) if r["model"] == "mini-xception"]
         train_ratio = next((r for r in comparison if r["kind"] == "cnn-train"), None)
         infer_ratios = [r for r in comparison if r["kind"] == "cnn-infer"]
         if train_ratio and infer_ratios:

@@ -7,10 +7,6 @@ from typing import Sequence
 from ..perf.scaling import fit_exponent
 from .bench import Bench, BenchRun
 
-#: The model with a PyTorch twin (``benchmarks/torch_reference.py``).
-REFERENCE_MODEL = "mini-xception"
-
-
 def peak_gflops(run: BenchRun) -> float | None:
     """The measured peak fp32 GFLOP/s: the best round of the ``peak`` matmul benchmarks (of
     every size timed)."""
@@ -27,32 +23,36 @@ def largest_batch(benches: Sequence[Bench]) -> Bench | None:
 
 
 def torch_comparison(run: BenchRun) -> list[dict]:
-    """JAX vs the PyTorch reference of mini-Xception, per workload and batch.
+    """JAX vs the PyTorch reference of each model with a twin (``benchmarks/torch_reference.py``),
+    per workload and batch.
 
     The PyTorch side is its fastest timed configuration (thread count, memory layout) for that
-    workload and batch. Training compares like with like: the JAX step without augmentation
-    (``like_for_like``) when it was measured, else the registered one. Returns dicts with
-    ``workload``, ``kind``, ``batch``, ``jax``, ``torch`` (images/s), ``ratio`` (JAX /
-    PyTorch), ``torch_config`` and the two benchmark names.
+    model, workload and batch. Training compares like with like: the JAX step without
+    augmentation (``like_for_like``) when it was measured, else the registered one. Returns dicts
+    with ``model``, ``workload``, ``kind``, ``batch``, ``jax``, ``torch`` (images/s), ``ratio``
+    (JAX / PyTorch), ``torch_config`` and the two benchmark names.
     """
     out = []
-    for kind, label in (("cnn-train", "training step"), ("cnn-infer", "inference")):
-        torch_rows = run.select(kind=kind, framework="torch", model=REFERENCE_MODEL)
-        for batch in sorted({t.info.get("batch") for t in torch_rows}, key=lambda b: b or 0):
-            t = max((r for r in torch_rows if r.info.get("batch") == batch),
-                    key=lambda r: r.items_per_s)
-            jax_rows = [b for b in run.select(kind=kind, framework="jax", model=REFERENCE_MODEL)
-                        if b.info.get("batch") == batch]
-            if kind == "cnn-train":
-                jax_rows = [b for b in jax_rows if b.info.get("like_for_like")] or jax_rows
-            if not jax_rows:
-                continue
-            j = jax_rows[0]
-            config = ", ".join(f"{k}={t.info[k]}" for k in ("torch_threads", "memory_format")
-                               if k in t.info)
-            out.append({"workload": label, "kind": kind, "batch": batch, "jax": j.items_per_s,
-                        "torch": t.items_per_s, "ratio": j.items_per_s / t.items_per_s,
-                        "torch_config": config, "jax_bench": j.name, "torch_bench": t.name})
+    models = sorted({b.info.get("model") for b in run.select(framework="torch")} - {None})
+    for model in models:
+        for kind, label in (("cnn-train", "training step"), ("cnn-infer", "inference")):
+            torch_rows = run.select(kind=kind, framework="torch", model=model)
+            for batch in sorted({t.info.get("batch") for t in torch_rows}, key=lambda b: b or 0):
+                t = max((r for r in torch_rows if r.info.get("batch") == batch),
+                        key=lambda r: r.items_per_s)
+                jax_rows = [b for b in run.select(kind=kind, framework="jax", model=model)
+                            if b.info.get("batch") == batch]
+                if kind == "cnn-train":
+                    jax_rows = [b for b in jax_rows if b.info.get("like_for_like")] or jax_rows
+                if not jax_rows:
+                    continue
+                j = jax_rows[0]
+                config = ", ".join(f"{k}={t.info[k]}" for k in ("torch_threads", "memory_format")
+                                   if k in t.info)
+                out.append({"model": model, "workload": label, "kind": kind, "batch": batch,
+                            "jax": j.items_per_s, "torch": t.items_per_s,
+                            "ratio": j.items_per_s / t.items_per_s, "torch_config": config,
+                            "jax_bench": j.name, "torch_bench": t.name})
     return out
 
 

@@ -48,18 +48,19 @@ def _torch(run: BenchRun) -> list[str]:
     comparison = torch_comparison(run)
     if not comparison:
         return []
-    return ["", "## JAX vs the PyTorch reference (mini-Xception)", "",
-            "Same network and weights (`benchmarks/torch_reference.py`: depthwise convolutions "
-            "with `groups=C`, eager mode, float32). PyTorch is timed with all cores and with "
+    return ["", "## JAX vs the PyTorch references", "",
+            "Same networks and weights (`benchmarks/torch_reference.py`: mini-Xception's depthwise "
+            "convolutions with `groups=C`, cpu-vgg's plain ones; eager mode, float32). PyTorch is timed with all cores and with "
             "one thread, NCHW and channels-last; its fastest configuration is the reference. "
             "The training comparison uses the JAX step without augmentation, as the PyTorch "
             "step has none. JAX runs with its default thread pool over all cores; on a busy "
             "machine a single-threaded configuration suffers least from the competition, which "
             "favours PyTorch's one-thread variant.", "",
-            *table(("workload", "batch", "JAX images/s", "PyTorch images/s",
+            *table(("model", "workload", "batch", "JAX images/s", "PyTorch images/s",
                     "PyTorch configuration", "JAX / PyTorch"),
-                   [(r["workload"], r["batch"], fmt_rate(r["jax"]), fmt_rate(r["torch"]),
-                     r["torch_config"], f"{r['ratio']:.2f}x") for r in comparison], "lrrrlr")]
+                   [(r["model"], r["workload"], r["batch"], fmt_rate(r["jax"]),
+                     fmt_rate(r["torch"]), r["torch_config"], f"{r['ratio']:.2f}x")
+                    for r in comparison], "llrrrlr")]
 
 
 def _roofline(run: BenchRun, peak: float | None) -> list[str]:

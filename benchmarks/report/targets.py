@@ -54,9 +54,12 @@ TARGETS: tuple[Target, ...] = (
            "throughput", "cnn-train", _JAX_MX),
     Target("mini-Xception inference, batch 512", 5000, "images/s",
            "throughput", "cnn-infer", _JAX_MX, largest=True),
-    Target("mini-Xception training vs PyTorch reference", 1.5, "x", "torch_ratio", "cnn-train"),
+    Target("mini-Xception training vs PyTorch reference", 1.5, "x", "torch_ratio", "cnn-train",
+           {"model": "mini-xception"}),
     Target("mini-Xception inference vs PyTorch reference, batch 512", 1.5, "x",
-           "torch_ratio", "cnn-infer"),
+           "torch_ratio", "cnn-infer", {"model": "mini-xception"}),
+    Target("cpu-vgg training vs PyTorch reference", 1.5, "x", "torch_ratio", "cnn-train",
+           {"model": "cpu-vgg"}),
     Target("little-VGG inference, batch 512, share of measured peak", 25, "% of peak",
            "pct_peak", "cnn-infer", {"framework": "jax", "model": "little-vgg"}),
     Target("640x480 frame end to end on one core (demo detection + mini-Xception)", 30,
@@ -78,7 +81,8 @@ def _throughput(run: BenchRun, t: Target) -> tuple[float, str] | None:
 
 
 def _torch_ratio(run: BenchRun, t: Target) -> tuple[float, str] | None:
-    rows = [r for r in torch_comparison(run) if r["kind"] == t.kind]
+    rows = [r for r in torch_comparison(run)
+            if r["kind"] == t.kind and r["model"] == t.select["model"]]
     r = max(rows, key=lambda r: r["batch"] or 0, default=None)
     return (r["ratio"], f"{r['jax_bench']} / {r['torch_bench']}") if r else None
 

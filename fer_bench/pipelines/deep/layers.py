@@ -173,15 +173,28 @@ def conv2d(x: Array, kernel: Array, padding: str = "SAME", impl: str = "auto") -
     )
 
 
+def _first_max(a: Array, b: Array) -> Array:
+    """Elementwise max whose gradient goes to exactly one side (``a`` on ties).
+
+    ``jnp.maximum`` and ``max`` reductions differentiate by comparing each input with the
+    *output* (``x == max``). Under ``jit`` XLA may recompute an input (a fused batch norm and
+    activation) in the backward pass with different rounding than the forward pass that produced
+    the output, so the comparison fails and the window's gradient is lost or split: cpu-vgg's
+    jitted gradients below its third pool were off by a cosine of ~0.9. A select on ``a >= b``
+    compares two values computed together, so it always routes the gradient to one of them.
+    """
+    return jnp.where(a >= b, a, b)
+
+
 def max_pool_2x2(x: Array) -> Array:
     """2x2 max-pool with stride 2, 'VALID' (an odd last row/column is dropped, as Keras does).
 
-    Written as a reshape and a max: its gradient is a cheap compare-and-select, where
+    Written as maxima of strided slices: its gradient is a cheap select, where
     ``reduce_window``'s is a ``select_and_scatter`` that XLA's CPU backend runs slowly.
     """
-    n, h, w, c = x.shape
-    x = x[:, : h - h % 2, : w - w % 2, :]
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    h, w = x.shape[1] - x.shape[1] % 2, x.shape[2] - x.shape[2] % 2
+    rows = _first_max(x[:, 0:h:2, :w], x[:, 1:h:2, :w])
+    return _first_max(rows[:, :, 0:w:2], rows[:, :, 1:w:2])
 
 
 def max_pool_3x3_s2(x: Array) -> Array:
@@ -197,10 +210,10 @@ def max_pool_3x3_s2(x: Array) -> Array:
     neg = jnp.finfo(x.dtype).min
     xp = jnp.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)),
                  constant_values=neg)
-    rows = jnp.maximum(jnp.maximum(xp[:, 0:2 * ho - 1:2], xp[:, 1:2 * ho:2]), xp[:, 2:2 * ho + 1:2])
-    return jnp.maximum(
-        jnp.maximum(rows[:, :, 0:2 * wo - 1:2], rows[:, :, 1:2 * wo:2]), rows[:, :, 2:2 * wo + 1:2]
-    )
+    rows = _first_max(_first_max(xp[:, 0:2 * ho - 1:2], xp[:, 1:2 * ho:2]),
+                      xp[:, 2:2 * ho + 1:2])
+    return _first_max(_first_max(rows[:, :, 0:2 * wo - 1:2], rows[:, :, 1:2 * wo:2]),
+                      rows[:, :, 2:2 * wo + 1:2])
 
 
 class Conv(nn.Module):

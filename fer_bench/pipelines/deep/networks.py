@@ -4,8 +4,8 @@ mini-Xception (Flax linen).
 Every model maps ``(N, 48, 48)`` or ``(N, 48, 48, 1)`` floats in [0, 1] to ``(N, num_classes)``
 float32 logits and normalises its input itself. ``dtype`` is the computation dtype
 (``jnp.bfloat16`` on a GPU halves memory traffic); parameters and batch statistics stay float32.
-``impl="lax"`` swaps the fast layer formulations of :mod:`.layers` for XLA's reference ones (used
-by tests and benchmarks).
+``impl="lax"`` swaps the fast layer formulations of :mod:`.layers` and the batch norm of
+:mod:`.batch_norm` for XLA's and flax's reference ones (used by tests and benchmarks).
 
 A network joins :data:`ARCHITECTURES` when it is a linen module (or a ``functools.partial`` of
 one) that takes ``num_classes`` (``dtype`` and ``impl`` too if it offers them:
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from .batch_norm import BatchNorm
 from .layers import Conv, SeparableConv3x3, max_pool_2x2, max_pool_3x3_s2
 
 # Roughly FER2013's pixel mean and standard deviation on the [0, 1] scale; the batch norm after
@@ -60,12 +61,13 @@ def _normalise(x: jax.Array, dtype: Any) -> jax.Array:
     return ((x.astype(jnp.float32) - PIXEL_MEAN) / PIXEL_STD).astype(dtype)
 
 
-def _batch_norm(train: bool, dtype: Any, name: str | None = None) -> nn.BatchNorm:
+def _batch_norm(train: bool, dtype: Any, impl: str = "auto") -> nn.Module:
     # Keras' epsilon (1e-3), but momentum 0.9 rather than Keras' 0.99: the running statistics
     # then settle within ~30 steps, which matters for the small datasets (JAFFE, CK+) where an
-    # epoch is a handful of steps and early epochs are evaluated for model selection.
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3,
-                        dtype=dtype, name=name)
+    # epoch is a handful of steps and early epochs are evaluated for model selection. Both
+    # classes are named BatchNorm and hold the same variables; ours has the two-pass gradient.
+    norm = nn.BatchNorm if impl == "lax" else BatchNorm
+    return norm(use_running_average=not train, momentum=0.9, epsilon=1e-3, dtype=dtype)
 
 
 class VGG(nn.Module):
@@ -113,9 +115,9 @@ class VGG(nn.Module):
                 x = Conv(width, use_bias=self.conv_bias, kernel_init=self.kernel_init,
                          dtype=self.dtype, impl=self.impl)(x)
                 if self.norm_first:
-                    x = self.activation(_batch_norm(train, self.dtype)(x))
+                    x = self.activation(_batch_norm(train, self.dtype, self.impl)(x))
                 else:
-                    x = _batch_norm(train, self.dtype)(self.activation(x))
+                    x = _batch_norm(train, self.dtype, self.impl)(self.activation(x))
             x = max_pool_2x2(x)
             if self.conv_dropout:  # no layer at rate 0: later layers keep their names and rngs
                 x = nn.Dropout(self.conv_dropout, deterministic=not train)(x)
@@ -124,7 +126,7 @@ class VGG(nn.Module):
             x = self.activation(nn.Dense(self.dense, kernel_init=self.kernel_init,
                                          dtype=self.dtype)(x))
             if self.dense_norm:
-                x = _batch_norm(train, self.dtype)(x)
+                x = _batch_norm(train, self.dtype, self.impl)(x)
             x = nn.Dropout(self.dense_dropout, deterministic=not train)(x)
         self.sow(FEATURES, "features", x)
         x = nn.Dense(self.num_classes, kernel_init=self.head_init, dtype=self.dtype,
@@ -188,14 +190,14 @@ class MiniXception(nn.Module):
         for _ in range(2):
             x = Conv(self.base_width, padding="VALID", use_bias=False, dtype=self.dtype,
                      impl=self.impl)(x)
-            x = nn.relu(_batch_norm(train, self.dtype)(x))
+            x = nn.relu(_batch_norm(train, self.dtype, self.impl)(x))
         for width in self.widths:
             residual = Conv(width, (1, 1), strides=2, use_bias=False, dtype=self.dtype)(x)
-            residual = _batch_norm(train, self.dtype)(residual)
+            residual = _batch_norm(train, self.dtype, self.impl)(residual)
             x = SeparableConv3x3(width, dtype=self.dtype, impl=sep_impl)(x)
-            x = nn.relu(_batch_norm(train, self.dtype)(x))
+            x = nn.relu(_batch_norm(train, self.dtype, self.impl)(x))
             x = SeparableConv3x3(width, dtype=self.dtype, impl=sep_impl)(x)
-            x = _batch_norm(train, self.dtype)(x)
+            x = _batch_norm(train, self.dtype, self.impl)(x)
             x = max_pool_3x3_s2(x) + residual
         self.sow(FEATURES, "features", x.mean(axis=(1, 2)))
         x = Conv(self.num_classes, dtype=self.dtype, impl=self.impl, name=self.head)(x)

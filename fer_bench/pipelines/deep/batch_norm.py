@@ -1,0 +1,122 @@
+"""Batch normalisation with a hand-written gradient: two passes over the activations per step.
+
+Autodiff of :class:`flax.linen.BatchNorm` differentiates through the batch statistics, and XLA's
+CPU backend turns that into several fusions that each read the activation again (centred copies,
+the two statistics' gradients, then the input gradient). Written out, training needs only:
+
+* forward: one variadic reduction for the sums of ``x`` and ``x**2`` per channel, then one
+  elementwise pass for ``y``;
+* backward: one variadic reduction for the sums of ``dy`` and ``dy * x_hat`` per channel (which
+  are also the bias and scale gradients), then one elementwise pass for ``dx``.
+
+``BatchNorm`` holds the same variables as ``nn.BatchNorm`` (``params``: ``scale``, ``bias``;
+``batch_stats``: ``mean``, ``var``) and is named the same, so saved models and checkpoints are
+interchangeable with the reference; ``deep_perf.md`` in the benchmarks records what it bought.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+Array = jax.Array
+
+
+def _channel_sums(*xs: Array) -> tuple[Array, ...]:
+    """Per-channel sums of several (N, ..., C) arrays in one pass (a variadic reduction)."""
+    axes = tuple(range(xs[0].ndim - 1))
+    zeros = tuple(jnp.zeros((), x.dtype) for x in xs)
+    return tuple(jax.lax.reduce(xs, zeros, lambda a, b: tuple(u + v for u, v in zip(a, b)),
+                                axes))
+
+
+def _statistics(x: Array) -> tuple[Array, Array]:
+    # Var = E[x^2] - E[x]^2 clipped at 0, as flax's use_fast_variance computes it.
+    count = x.size // x.shape[-1]
+    total, total_sq = _channel_sums(x, x * x)
+    mean = total / count
+    return mean, jnp.maximum(0.0, total_sq / count - mean * mean)
+
+
+def _normalise(x: Array, mean: Array, var: Array, scale: Array, bias: Array,
+               epsilon: float) -> tuple[Array, Array]:
+    rstd = jax.lax.rsqrt(var + epsilon)
+    return (x - mean) * (rstd * scale) + bias, rstd
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm_train(x: Array, scale: Array, bias: Array,
+                     epsilon: float) -> tuple[Array, Array, Array]:
+    """Normalise ``x`` with its own batch statistics.
+
+    Parameters
+    ----------
+    x : float32 array of shape (N, ..., C)
+    scale, bias : float32 arrays of shape (C,)
+    epsilon : float, added to the variance
+
+    Returns
+    -------
+    y : array of shape (N, ..., C), ``(x - mean) / sqrt(var + epsilon) * scale + bias``
+    mean, var : arrays of shape (C,), the batch statistics over every axis but the last
+    """
+    mean, var = _statistics(x)
+    return _normalise(x, mean, var, scale, bias, epsilon)[0], mean, var
+
+
+def _batch_norm_fwd(x, scale, bias, epsilon):
+    mean, var = _statistics(x)
+    y, rstd = _normalise(x, mean, var, scale, bias, epsilon)
+    return (y, mean, var), (x, mean, rstd, scale)
+
+
+def _batch_norm_bwd(epsilon, res, cotangents):
+    x, mean, rstd, scale = res
+    g, g_mean, g_var = cotangents
+    count = x.size // x.shape[-1]
+    x_hat = (x - mean) * rstd
+    sum_g, sum_g_xhat = _channel_sums(g, g * x_hat)
+    # dx of y through x and through the batch statistics, plus the statistics' own cotangents
+    # (zero in training, where they only feed the running averages, but kept exact).
+    dx = (scale * rstd) * (g - (sum_g + x_hat * sum_g_xhat) / count)
+    dx = dx + (g_mean + 2.0 * g_var * (x - mean)) / count
+    return dx, sum_g_xhat, sum_g
+
+
+batch_norm_train.defvjp(_batch_norm_fwd, _batch_norm_bwd)
+
+
+class BatchNorm(nn.Module):
+    """``nn.BatchNorm`` over the last axis with :func:`batch_norm_train`'s gradient.
+
+    Same variables, initialisation, running-average update (skipped while initialising) and
+    float32 statistics as ``nn.BatchNorm(use_running_average=..., momentum=..., epsilon=...,
+    dtype=...)``; the output is cast to ``dtype`` (default: the input's).
+    """
+
+    use_running_average: bool = False
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        features = (x.shape[-1],)
+        scale = self.param("scale", nn.initializers.ones_init(), features, self.param_dtype)
+        bias = self.param("bias", nn.initializers.zeros_init(), features, self.param_dtype)
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
+        dtype = nn.dtypes.canonicalize_dtype(x, scale, bias, dtype=self.dtype)
+        x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        if self.use_running_average:
+            y, _ = _normalise(x32, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+            return y.astype(dtype)
+        y, mean, var = batch_norm_train(x32, scale, bias, self.epsilon)
+        if not self.is_initializing():
+            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        return y.astype(dtype)
