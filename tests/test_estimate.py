@@ -25,9 +25,9 @@ def record(pipeline: str, n_train: int, wall_s: int, *, n_eval: int = 100, histo
             "finished_at": f"2026-12-01T{hours:02d}:{minutes:02d}:{seconds:02d}+00:00"}
 
 
-def job(pipeline: str, sizes=(1000, 50, 50), **params) -> Job:
-    return Job(pipeline=pipeline, protocol="p", datasets=("d",), fold="f", seed=0, view="7class",
-               params=params, sizes=sizes)
+def job(pipeline: str, sizes=(1000, 50, 50), seed: int = 0, **params) -> Job:
+    return Job(pipeline=pipeline, protocol="p", datasets=("d",), fold="f", seed=seed,
+               view="7class", params=params, sizes=sizes)
 
 
 def test_power_law_recovers_an_exact_law_and_bounds_its_exponent():
@@ -72,7 +72,7 @@ def test_references_come_from_the_same_kind_of_machine_and_scale_with_cores():
 def test_parallel_workers_share_the_cores_and_wait_for_the_longest_job():
     refs = [record("svm", 1000, 100, cores=2)]
     # two workers on 2 cores: each job on one core takes twice as long, two at a time
-    e = est.estimate([job("svm")] * 4, refs, n_workers=2, cores=2)
+    e = est.estimate([job("svm", seed=s) for s in range(4)], refs, n_workers=2, cores=2)
     assert e.seconds == pytest.approx(4 * 200 / 2) and e.n_workers == 2
     long_one = [job("svm", (4000, 10, 10)), job("svm", (10, 1, 1))]
     assert est.estimate(long_one, refs, n_workers=2, cores=4).seconds == pytest.approx(400)
@@ -90,6 +90,23 @@ def test_unknown_pipelines_are_named_and_corruption_jobs_cost_their_scoring():
     refs.append(record("svm", 1000, 4, n_eval=100, reused=True, corruption=["blur", 2]))
     e = est.estimate([corrupted], refs, cores=2)
     assert e.seconds == pytest.approx(4) and not e.unknown
+
+
+def test_a_cross_dataset_job_after_its_source_costs_only_its_scoring():
+    refs = [record("cnn", 1000, 100, history=[{"seconds": 9.0}] * 10, n_eval=100)]
+    own = Job(pipeline="cnn", protocol="fer2013-official", datasets=("fer2013",),
+              fold="official", seed=0, view="7class", params={"epochs": 10},
+              sizes=(1000, 50, 50))
+    cross = [Job(pipeline="cnn", protocol=f"cross:fer2013->{b}", datasets=("fer2013", b),
+                 fold="all", seed=0, view="7class", params={"epochs": 10},
+                 sizes=(1000, 50, 50)) for b in ("ckplus", "jaffe")]
+    alone = est.estimate([own], refs, cores=2)
+    both = est.estimate([own, *cross], refs, cores=2)
+    assert alone.deep_seconds == both.deep_seconds == pytest.approx(10 * 1000 * 9.0 / 1000)
+    scoring = alone.seconds - alone.deep_seconds
+    assert both.seconds == pytest.approx(alone.seconds + 2 * scoring)
+    # without their source, the first cross-dataset job fits the model, the second reuses it
+    assert est.estimate(cross, refs, cores=2).seconds == pytest.approx(both.seconds - scoring)
 
 
 def test_durations_read_naturally():

@@ -14,11 +14,13 @@ accelerator) as this run's:
 
 Times are scaled by the ratio of the references' core count to the cores each worker gets; the
 run takes the larger of the total over the workers and its longest job. Jobs nothing costs are
-listed, not guessed. Early stopping, a loaded machine or a model found in the trained-model
+listed, not guessed. A job that scores a model an earlier job of the run fits (``cross:A->B``
+after ``A``'s own protocol, or a second ``cross:A->C``) costs only its scoring. Early stopping, a loaded machine or a model found in the trained-model
 store make a run shorter or longer: it is an estimate.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from statistics import median
 from typing import Callable, Iterable, Sequence
 
 from .jobs import Job
+from .model_store import model_source
 
 #: The project's own published result store (a source checkout's ``results/``).
 PUBLISHED = Path(__file__).resolve().parents[2] / "results"
@@ -105,12 +108,16 @@ class _Costs:
     fit: Callable[[float], float]
     per_image_epoch: float | None = None  # CNNs: seconds per training image and epoch
 
-    def seconds(self, job: Job, n_train: int, n_val: int, n_test: int
+    def seconds(self, job: Job, n_train: int, n_val: int, n_test: int, fitted: bool = False
                 ) -> tuple[float, float] | None:
         """``(total, of which training epochs)`` for ``job``; None when it cannot be costed (a
-        CNN job that states no ``epochs``: its factory's schedule is not known here)."""
+        CNN job that states no ``epochs``: its factory's schedule is not known here).
+        ``fitted``: an earlier job of the run fits the model this one scores (a cross-dataset
+        job after its source's), so only a CNN's scoring counts."""
         if job.corruption is not None:
             return self.fit(n_test), 0.0
+        if fitted:
+            return (0.0 if self.per_image_epoch is None else self.fit(n_val + n_test)), 0.0
         if self.per_image_epoch is None:
             return self.fit(n_train), 0.0
         if "epochs" not in job.params:
@@ -178,7 +185,11 @@ def estimate(jobs: Sequence[Job], records: Iterable[dict], n_workers: int = 1,
     total = deep = longest = 0.0
     unknown: dict[str, int] = {}
     used: set[int] = set()
+    fits: set[str] = set()  # the model sources (configurations) a job before fits
     for job in jobs:
+        source = json.dumps(model_source(job).config(), sort_keys=True, default=str)
+        fitted = job.corruption is None and source in fits
+        fits.add(source)
         key = (job.pipeline, job.corruption is not None)
         cost = None
         if job.sizes is not None and key in refs:
@@ -187,7 +198,7 @@ def estimate(jobs: Sequence[Job], records: Iterable[dict], n_workers: int = 1,
             n_train, n_val, n_test = job.sizes
             if job.limit_train is not None:
                 n_train = min(n_train, job.limit_train)
-            cost = models[key].seconds(job, n_train, n_val, n_test)
+            cost = models[key].seconds(job, n_train, n_val, n_test, fitted)
         if cost is None:
             unknown[job.pipeline] = unknown.get(job.pipeline, 0) + 1
             continue
