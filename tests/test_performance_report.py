@@ -82,21 +82,24 @@ def test_torch_ratio_from_the_json(run, raw):
     by_name = _by_name(raw)
     rows = perf.torch_comparison(run)
     assert {r["kind"] for r in rows} == {"cnn-train", "cnn-infer"}
+    assert {r["model"] for r in rows} == {"mini-xception", "cpu-vgg"}  # the PyTorch twins
     for r in rows:
         jax, torch = by_name[r["jax_bench"]], by_name[r["torch_bench"]]
         assert jax["extra_info"]["framework"] == "jax"
         assert torch["extra_info"]["framework"] == "torch"
         assert jax["extra_info"]["batch"] == torch["extra_info"]["batch"] == r["batch"]
+        assert jax["extra_info"]["model"] == torch["extra_info"]["model"] == r["model"]
         assert r["ratio"] == pytest.approx(_rate(jax) / _rate(torch))
         # the reference is PyTorch's fastest configuration for this workload and batch
         rivals = [b for b in raw["benchmarks"] if b["extra_info"].get("framework") == "torch"
                   and b["extra_info"]["kind"] == r["kind"]
-                  and b["extra_info"]["batch"] == r["batch"]]
+                  and b["extra_info"]["batch"] == r["batch"]
+                  and b["extra_info"]["model"] == r["model"]]
         assert len(rivals) == 4
         assert _rate(torch) == max(_rate(b) for b in rivals)
-    train = next(r for r in rows if r["kind"] == "cnn-train")
     # like for like: the JAX step without augmentation, as the PyTorch step has none
-    assert by_name[train["jax_bench"]]["extra_info"]["augment"] == "none"
+    for train in (r for r in rows if r["kind"] == "cnn-train"):
+        assert by_name[train["jax_bench"]]["extra_info"]["augment"] == "none"
 
 
 def test_peak_and_roofline(run, raw):
