@@ -1,7 +1,7 @@
 """CNNs: the jitted train step (images/s) and inference at batch 1 and 512 of every registered
-deep model, the PyTorch CPU references of mini-Xception and cpu-vgg side by side (in four thread / memory
-layout configurations), and the measured peak fp32 FLOP/s (a large jitted matmul) the roofline
-column of the report divides by.
+deep model, the PyTorch CPU references of mini-Xception and cpu-vgg side by side (in four
+thread / memory layout configurations), and the measured peak fp32 FLOP/s (a large jitted
+matmul) the roofline column of the report divides by.
 
 FLOPs per image come from XLA's cost analysis of the compiled computation (``extra_info``
 ``flops_per_item``); the PyTorch benchmarks carry the JAX count of the same network.

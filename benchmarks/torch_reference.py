@@ -24,7 +24,7 @@ from torch import nn
 from fer_bench.pipelines.deep.networks import PIXEL_MEAN, PIXEL_STD
 
 BN_EPS = 1e-3  # Keras' epsilon, as the Flax model uses
-BN_MOMENTUM = 0.01  # PyTorch's convention: 1 - Keras' 0.99
+BN_MOMENTUM = 0.1  # PyTorch's convention: 1 - the Flax models' 0.9
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:

@@ -203,10 +203,23 @@ def test_max_pool_3x3_s2_equals_reduce_window(size):
     np.testing.assert_allclose(g_fast, g_ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("size", [8, 7])
-def test_max_pool_2x2_equals_reduce_window(size):
-    x = _rand((2, size, size, 3), 9)
-    np.testing.assert_array_equal(layers.max_pool_2x2(x), nn.max_pool(x, (2, 2), (2, 2), "VALID"))
+@pytest.mark.parametrize("shape", [(8, 8), (7, 7), (7, 8), (8, 5)])
+def test_max_pool_2x2_equals_reduce_window(shape):
+    x = _rand((2, *shape, 3), 9)
+    ref = nn.max_pool(x, (2, 2), (2, 2), "VALID")
+    np.testing.assert_array_equal(layers.max_pool_2x2(x), ref)
+    probe = _rand(ref.shape, 10)
+    g_fast = jax.grad(lambda x: jnp.sum(layers.max_pool_2x2(x) * probe))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(nn.max_pool(x, (2, 2), (2, 2), "VALID") * probe))(x)
+    np.testing.assert_allclose(g_fast, g_ref, atol=1e-6)
+
+
+def test_pools_route_each_window_gradient_to_one_input_and_keep_nans():
+    zeros = jnp.zeros((1, 4, 4, 1))  # all ties, as after a ReLU
+    for pool in (layers.max_pool_2x2, layers.max_pool_3x3_s2):
+        g = jax.jit(jax.grad(lambda x, pool=pool: jnp.sum(pool(x))))(zeros)
+        assert float(g.sum()) == pool(zeros).size and set(np.unique(g)) <= {0.0, 1.0}
+        assert np.isnan(pool(zeros.at[0, 1, 1, 0].set(jnp.nan))).any()
 
 
 def test_strided_pointwise_conv_equals_lax():
@@ -218,15 +231,20 @@ def test_strided_pointwise_conv_equals_lax():
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(4, 5, 3, 6), (8, 6)])  # a conv map, a dense layer
 @pytest.mark.parametrize("train", [True, False])
-def test_batch_norm_equals_flax_forward_gradients_and_running_stats(train):
-    x = 2.0 + 3.0 * _rand((4, 5, 3, 6), 8)
+def test_batch_norm_equals_flax_forward_gradients_and_running_stats(train, shape):
+    x = 2.0 + 3.0 * _rand(shape, 8)
     probe = _rand(x.shape, 9)
     ours = batch_norm.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3)
     ref = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3)
+    # the same variables, shapes, dtypes and initial values (init never updates the averages)
     variables = ref.init(jax.random.key(0), x)
-    assert jax.tree_util.tree_structure(ours.init(jax.random.key(0), x)) == \
-        jax.tree_util.tree_structure(variables)
+    init = ours.init(jax.random.key(0), x)
+    assert jax.tree_util.tree_structure(init) == jax.tree_util.tree_structure(variables)
+    for a, b in zip(jax.tree_util.tree_leaves(init), jax.tree_util.tree_leaves(variables)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
     params = {"scale": 0.5 + _rand((6,), 10) ** 2, "bias": _rand((6,), 11)}
     stats = {"mean": _rand((6,), 12), "var": 1.0 + _rand((6,), 13) ** 2}
 
@@ -243,14 +261,18 @@ def test_batch_norm_equals_flax_forward_gradients_and_running_stats(train):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_batch_norm_keeps_the_compute_dtype():
-    x = _rand((2, 3, 3, 4), 14).astype(jnp.bfloat16)
-    module = batch_norm.BatchNorm(dtype=jnp.bfloat16)
-    variables = module.init(jax.random.key(0), x)
-    y, _ = module.apply(variables, x, mutable=["batch_stats"])
-    assert y.dtype == jnp.bfloat16
-    assert variables["params"]["scale"].dtype == variables["batch_stats"]["var"].dtype == \
-        jnp.float32
+@pytest.mark.parametrize("x_dtype, dtype", [(jnp.float32, None), (jnp.bfloat16, None),
+                                            (jnp.bfloat16, jnp.bfloat16)])
+def test_batch_norm_output_dtype_and_values_are_flax_s(x_dtype, dtype):
+    x = _rand((2, 3, 3, 4), 14).astype(x_dtype)
+    ours, ref = batch_norm.BatchNorm(dtype=dtype), nn.BatchNorm(use_running_average=False,
+                                                                  dtype=dtype)
+    variables = ref.init(jax.random.key(0), x)
+    y, _ = ours.apply(variables, x, mutable=["batch_stats"])
+    y_ref, _ = ref.apply(variables, x, mutable=["batch_stats"])
+    assert y.dtype == y_ref.dtype
+    np.testing.assert_allclose(np.asarray(y, np.float32), np.asarray(y_ref, np.float32),
+                               atol=2e-2 if jnp.bfloat16 in (x_dtype, dtype) else 1e-5)
 
 
 @pytest.mark.slow  # differentiates two real networks op by op (~20 s on 2 cores)

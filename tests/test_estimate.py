@@ -107,6 +107,19 @@ def test_a_cross_dataset_job_after_its_source_costs_only_its_scoring():
     assert both.seconds == pytest.approx(alone.seconds + 2 * scoring)
     # without their source, the first cross-dataset job fits the model, the second reuses it
     assert est.estimate(cross, refs, cores=2).seconds == pytest.approx(both.seconds - scoring)
+    # a dataset without a published split: cross:ckplus->B trains once on all of CK+ for every B
+    from_ckplus = [Job(pipeline="cnn", protocol=f"cross:ckplus->{b}", datasets=("ckplus", b),
+                       fold="all", seed=0, view="7class", params={"epochs": 10},
+                       sizes=(1000, 50, 50)) for b in ("jaffe", "fer2013")]
+    assert est.estimate(from_ckplus, refs, cores=2).seconds == pytest.approx(
+        alone.seconds + scoring)
+    # another seed is another model
+    other = replace(from_ckplus[1], seed=1)
+    assert est.estimate([from_ckplus[0], other], refs, cores=2).seconds == pytest.approx(
+        2 * alone.seconds)
+    # a job given a model file only scores it
+    given = replace(own, model="m.ferb")
+    assert est.estimate([given], refs, cores=2).seconds == pytest.approx(scoring)
 
 
 def test_durations_read_naturally():

@@ -169,12 +169,20 @@ def test_ratio_and_targets_with_known_numbers(tmp_path):
         _bench("lvgg", 1.0, kind="cnn-infer", items=512, batch=512, framework="jax",
                model="little-vgg", flops_per_item=50e6),  # 25.6 GFLOP/s = 25.6 % of 100
         _bench("frame", 0.05, kind="end-to-end", items=1, faces=1, detect_width=320),  # 20 fps
+        # the second twin: its own ratio, never mixed with mini-Xception's
+        _bench("vgg-train-none", 0.064, kind="cnn-train", items=64, batch=64, framework="jax",
+               augment="none", like_for_like=True, model="cpu-vgg"),  # 1,000 img/s
+        _bench("vgg-torch-train", 0.032, kind="cnn-train", items=64, batch=64,
+               framework="torch", augment="none", torch_threads=1, model="cpu-vgg"),  # 2,000
     ])
     run = perf.load_run(path)
     assert perf.peak_gflops(run) == pytest.approx(100.0)
     comparison = perf.torch_comparison(run)
-    ratios = {r["kind"]: r["ratio"] for r in comparison}
-    assert ratios == pytest.approx({"cnn-train": 4.0, "cnn-infer": 0.5})
+    ratios = {(r["model"], r["kind"]): r["ratio"] for r in comparison}
+    assert ratios == pytest.approx({("mini-xception", "cnn-train"): 4.0,
+                                    ("mini-xception", "cnn-infer"): 0.5,
+                                    ("cpu-vgg", "cnn-train"): 0.5})
+    comparison = [r for r in comparison if r["model"] == "mini-xception"]
     assert comparison[0]["torch_bench"] == "torch-train"
     assert comparison[0]["torch_config"] == "torch_threads=1"
     got = {r["target"].label: r for r in perf.evaluate_targets(run)}
@@ -185,6 +193,8 @@ def test_ratio_and_targets_with_known_numbers(tmp_path):
     assert infer["shortfall"] == pytest.approx(0.6)
     assert got["mini-Xception inference vs PyTorch reference, batch 512"]["shortfall"] == \
         pytest.approx(1 - 0.5 / 1.5)
+    assert got["mini-Xception training vs PyTorch reference"]["measured"] == pytest.approx(4.0)
+    assert got["cpu-vgg training vs PyTorch reference"]["measured"] == pytest.approx(0.5)
     assert got["little-VGG inference, batch 512, share of measured peak"]["measured"] == \
         pytest.approx(25.6)
     frame = got["640x480 frame end to end on one core (demo detection + mini-Xception)"]

@@ -6,7 +6,8 @@ benchmark's timing statistics and the ``extra_info`` the suite records (``kind``
 call, ``flops_per_item``, model, batch, ...). From them it derives
 
 * throughput: min / median time per call and items/s (from the median) per benchmark;
-* JAX vs PyTorch: the ratio of the mini-Xception images/s to the PyTorch reference's;
+* JAX vs PyTorch: the ratio of each twinned model's images/s (mini-Xception, cpu-vgg) to its
+  PyTorch reference's;
 * roofline: each CNN's FLOPs per image times its images/s, as a fraction of the peak fp32 FLOP/s
   measured in the same run (a large jitted matmul, at its best round);
 * targets: each performance goal of the project (:data:`~benchmarks.report.targets.TARGETS`),

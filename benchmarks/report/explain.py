@@ -59,6 +59,20 @@ def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
             elif train_ratio["ratio"] < 1 and best_infer < 1:
                 text += ": both directions are slower than PyTorch's kernels on this machine"
             lines.append(text + ".")
+    vgg = next((r for r in torch_comparison(run)
+                if r["model"] == "cpu-vgg" and r["kind"] == "cnn-train"), None)
+    if any(label.startswith("cpu-vgg") for label in missed) and vgg:
+        jax_roof = next((r for r in roof if r["bench"].name == vgg["jax_bench"]), None)
+        torch_roof = next((r for r in roofline(run) if r["bench"].name == vgg["torch_bench"]),
+                          None)
+        text = (f"* **cpu-vgg**'s training step runs at {vgg['ratio']:.2f}x PyTorch's "
+                f"({vgg['torch_config']})")
+        if jax_roof and torch_roof:
+            text += (f", {pct(jax_roof['pct_peak'])} of the measured peak against "
+                     f"{pct(torch_roof['pct_peak'])}: its time is in plain 3x3 convolutions "
+                     "(GEMMs) and their gradients, where the two frameworks' kernels, not the "
+                     "passes over the activations, set the pace")
+        lines.append(text + ".")
     frame = [b for b in run.select(kind="end-to-end", faces=1)
              if b.info.get("detect_median_s") is not None]
     if any(label.startswith("640x480") for label in missed) and frame:

@@ -1,4 +1,4 @@
-"""Figures derived from a benchmark run: the measured peak, JAX against the PyTorch reference,
+"""Figures derived from a benchmark run: the measured peak, JAX against the PyTorch references,
 the roofline (achieved GFLOP/s and share of the peak) and the scaling study's points."""
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ def _torch(run: BenchRun) -> list[str]:
         return []
     return ["", "## JAX vs the PyTorch references", "",
             "Same networks and weights (`benchmarks/torch_reference.py`: mini-Xception's depthwise "
-            "convolutions with `groups=C`, cpu-vgg's plain ones; eager mode, float32). PyTorch is timed with all cores and with "
+            "convolutions with `groups=C`, cpu-vgg's plain ones; eager mode, float32). "
+            "PyTorch is timed with all cores and with "
             "one thread, NCHW and channels-last; its fastest configuration is the reference. "
             "The training comparison uses the JAX step without augmentation, as the PyTorch "
             "step has none. JAX runs with its default thread pool over all cores; on a busy "

@@ -82,7 +82,7 @@ def _throughput(run: BenchRun, t: Target) -> tuple[float, str] | None:
 
 def _torch_ratio(run: BenchRun, t: Target) -> tuple[float, str] | None:
     rows = [r for r in torch_comparison(run)
-            if r["kind"] == t.kind and r["model"] == t.select["model"]]
+            if r["kind"] == t.kind and t.select.get("model") in (None, r["model"])]
     r = max(rows, key=lambda r: r["batch"] or 0, default=None)
     return (r["ratio"], f"{r['jax_bench']} / {r['torch_bench']}") if r else None
 

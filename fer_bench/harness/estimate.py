@@ -15,7 +15,9 @@ accelerator) as this run's:
 Times are scaled by the ratio of the references' core count to the cores each worker gets; the
 run takes the larger of the total over the workers and its longest job. Jobs nothing costs are
 listed, not guessed. A job that scores a model an earlier job of the run fits (``cross:A->B``
-after ``A``'s own protocol, or a second ``cross:A->C``) costs only its scoring. Early stopping, a loaded machine or a model found in the trained-model
+after ``A``'s own protocol or before it, a second ``cross:A->C``), or a model file it is given,
+costs only a CNN's scoring (nothing for the others, whose scoring is cheap beside a fit).
+Early stopping, a loaded machine or a model found in the trained-model
 store make a run shorter or longer: it is an estimate.
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ from statistics import median
 from typing import Callable, Iterable, Sequence
 
 from .jobs import Job
-from .model_store import model_source
+from .model_store import fit_identity, model_source
 
 #: The project's own published result store (a source checkout's ``results/``).
 PUBLISHED = Path(__file__).resolve().parents[2] / "results"
@@ -112,8 +114,8 @@ class _Costs:
                 ) -> tuple[float, float] | None:
         """``(total, of which training epochs)`` for ``job``; None when it cannot be costed (a
         CNN job that states no ``epochs``: its factory's schedule is not known here).
-        ``fitted``: an earlier job of the run fits the model this one scores (a cross-dataset
-        job after its source's), so only a CNN's scoring counts."""
+        ``fitted``: the job scores a model it does not fit (an earlier job of the run fits it,
+        or it is given a model file), so only a CNN's scoring counts."""
         if job.corruption is not None:
             return self.fit(n_test), 0.0
         if fitted:
@@ -185,11 +187,14 @@ def estimate(jobs: Sequence[Job], records: Iterable[dict], n_workers: int = 1,
     total = deep = longest = 0.0
     unknown: dict[str, int] = {}
     used: set[int] = set()
-    fits: set[str] = set()  # the model sources (configurations) a job before fits
+    fits: set[str] = set()  # the models (fit identities) an earlier job of the run fits
     for job in jobs:
-        source = json.dumps(model_source(job).config(), sort_keys=True, default=str)
-        fitted = job.corruption is None and source in fits
-        fits.add(source)
+        fit = json.dumps([fit_identity(model_source(job)), job.params], sort_keys=True,
+                         default=str)
+        # a job given a model file, or whose model an earlier job fits, only scores
+        fitted = job.corruption is None and (job.model is not None or fit in fits)
+        if job.model is None:
+            fits.add(fit)
         key = (job.pipeline, job.corruption is not None)
         cost = None
         if job.sizes is not None and key in refs:

@@ -86,24 +86,32 @@ def source_label(source: Job) -> str:
     return source.spec.label
 
 
-def model_config(source: Job, kwargs: dict[str, Any], data_sha256: str,
-                 init_from_sha256: str | None = None) -> dict[str, Any]:
-    """What decides the weights ``source`` fits: the estimator's constructor ``kwargs``, the
-    training dataset's :func:`data_digest`, and the digest of the weights it starts from (by
-    default that of the ``init_from`` file on disk now)."""
+def fit_identity(source: Job) -> dict[str, Any]:
+    """What names the fit of ``source`` (a :func:`model_source` job) apart from the estimator's
+    constructor arguments and the data's content: the pipeline, the training dataset and split,
+    seed, view, face stage and training-set limit. Jobs whose sources agree on it and on their
+    parameters fit one model (``cross:ckplus->jaffe`` and ``cross:ckplus->fer2013``)."""
     from ..face.stage import SCORING_PARAMS
 
     train = source.datasets[0]
-    config = {
+    return {
         "harness_version": HARNESS_VERSION, "pipeline": source.pipeline,
-        "params": {k: v for k, v in kwargs.items() if k not in NEUTRAL_PARAMS},
         "dataset": train, "dataset_options": source.dataset_options.get(train, {}),
-        "data_sha256": data_sha256,
         "split": f"{'cross' if is_cross(source.protocol) else source.protocol}/{source.fold}",
         "seed": source.seed, "view": source.view,
         "face": {k: v for k, v in source.face.items() if k not in SCORING_PARAMS},
         "limit_train": source.limit_train,
     }
+
+
+def model_config(source: Job, kwargs: dict[str, Any], data_sha256: str,
+                 init_from_sha256: str | None = None) -> dict[str, Any]:
+    """What decides the weights ``source`` fits: its :func:`fit_identity`, the estimator's
+    constructor ``kwargs``, the training dataset's :func:`data_digest`, and the digest of the
+    weights it starts from (by default that of the ``init_from`` file on disk now)."""
+    config = {**fit_identity(source),
+              "params": {k: v for k, v in kwargs.items() if k not in NEUTRAL_PARAMS},
+              "data_sha256": data_sha256}
     digest = init_from_sha256 or weights_digest(kwargs.get("init_from"))
     if digest:
         config["init_from_sha256"] = digest

@@ -22,26 +22,20 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from .layers import channel_sums
+
 Array = jax.Array
-
-
-def _channel_sums(*xs: Array) -> tuple[Array, ...]:
-    """Per-channel sums of several (N, ..., C) arrays in one pass (a variadic reduction)."""
-    axes = tuple(range(xs[0].ndim - 1))
-    zeros = tuple(jnp.zeros((), x.dtype) for x in xs)
-    return tuple(jax.lax.reduce(xs, zeros, lambda a, b: tuple(u + v for u, v in zip(a, b)),
-                                axes))
 
 
 def _statistics(x: Array) -> tuple[Array, Array]:
     # Var = E[x^2] - E[x]^2 clipped at 0, as flax's use_fast_variance computes it.
     count = x.size // x.shape[-1]
-    total, total_sq = _channel_sums(x, x * x)
+    total, total_sq = channel_sums(x, x * x)
     mean = total / count
     return mean, jnp.maximum(0.0, total_sq / count - mean * mean)
 
 
-def _normalise(x: Array, mean: Array, var: Array, scale: Array, bias: Array,
+def _scale_shift(x: Array, mean: Array, var: Array, scale: Array, bias: Array,
                epsilon: float) -> tuple[Array, Array]:
     rstd = jax.lax.rsqrt(var + epsilon)
     return (x - mean) * (rstd * scale) + bias, rstd
@@ -64,12 +58,12 @@ def batch_norm_train(x: Array, scale: Array, bias: Array,
     mean, var : arrays of shape (C,), the batch statistics over every axis but the last
     """
     mean, var = _statistics(x)
-    return _normalise(x, mean, var, scale, bias, epsilon)[0], mean, var
+    return _scale_shift(x, mean, var, scale, bias, epsilon)[0], mean, var
 
 
 def _batch_norm_fwd(x, scale, bias, epsilon):
     mean, var = _statistics(x)
-    y, rstd = _normalise(x, mean, var, scale, bias, epsilon)
+    y, rstd = _scale_shift(x, mean, var, scale, bias, epsilon)
     return (y, mean, var), (x, mean, rstd, scale)
 
 
@@ -78,12 +72,13 @@ def _batch_norm_bwd(epsilon, res, cotangents):
     g, g_mean, g_var = cotangents
     count = x.size // x.shape[-1]
     x_hat = (x - mean) * rstd
-    sum_g, sum_g_xhat = _channel_sums(g, g * x_hat)
+    sum_g, sum_g_xhat = channel_sums(g, g * x_hat)
     # dx of y through x and through the batch statistics, plus the statistics' own cotangents
-    # (zero in training, where they only feed the running averages, but kept exact).
+    # (zero in training, where they only feed the running averages; exact unless the variance
+    # clipped to 0, where flax's gradient is zero and x - mean is ~0 anyway).
     dx = (scale * rstd) * (g - (sum_g + x_hat * sum_g_xhat) / count)
     dx = dx + (g_mean + 2.0 * g_var * (x - mean)) / count
-    return dx, sum_g_xhat, sum_g
+    return dx, sum_g_xhat.astype(scale.dtype), sum_g.astype(scale.dtype)
 
 
 batch_norm_train.defvjp(_batch_norm_fwd, _batch_norm_bwd)
@@ -94,7 +89,8 @@ class BatchNorm(nn.Module):
 
     Same variables, initialisation, running-average update (skipped while initialising) and
     float32 statistics as ``nn.BatchNorm(use_running_average=..., momentum=..., epsilon=...,
-    dtype=...)``; the output is cast to ``dtype`` (default: the input's).
+    dtype=...)``; the output has ``dtype`` (default: the promoted dtype of the input and the
+    parameters, as in ``nn.BatchNorm``). ``use_running_average`` is set here only, not per call.
     """
 
     use_running_average: bool = False
@@ -113,7 +109,7 @@ class BatchNorm(nn.Module):
         dtype = nn.dtypes.canonicalize_dtype(x, scale, bias, dtype=self.dtype)
         x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))
         if self.use_running_average:
-            y, _ = _normalise(x32, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+            y, _ = _scale_shift(x32, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
             return y.astype(dtype)
         y, mean, var = batch_norm_train(x32, scale, bias, self.epsilon)
         if not self.is_initializing():

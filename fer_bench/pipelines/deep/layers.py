@@ -61,14 +61,17 @@ def _depthwise_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
     # The nine tap gradients as one variadic reduction: one pass over x and g. Nine separate
     # sums made XLA read both (and recompute x's fused producers) nine times; this was a third
     # of mini-Xception's train step.
-    products = tuple(tap * g for tap in _taps(x, 3, 3, "SAME"))
-    zeros = tuple(jnp.zeros((), g.dtype) for _ in products)
-    taps = jax.lax.reduce(products, zeros, _add_tuples, (0, 1, 2))
+    taps = channel_sums(*(tap * g for tap in _taps(x, 3, 3, "SAME")))
     return dx, jnp.stack(taps).reshape(kernel.shape)
 
 
-def _add_tuples(a: tuple[Array, ...], b: tuple[Array, ...]) -> tuple[Array, ...]:
-    return tuple(u + v for u, v in zip(a, b))
+def channel_sums(*xs: Array) -> tuple[Array, ...]:
+    """Per-channel sums (over every axis but the last) of same-shaped arrays in one pass: a
+    variadic reduction, which reads each input once where separate sums would each read (and
+    recompute the fused producers of) all of them again."""
+    zeros = tuple(jnp.zeros((), x.dtype) for x in xs)
+    return tuple(jax.lax.reduce(xs, zeros, lambda a, b: tuple(u + v for u, v in zip(a, b)),
+                                tuple(range(xs[0].ndim - 1))))
 
 
 _depthwise.defvjp(_depthwise_fwd, _depthwise_bwd)
@@ -174,7 +177,8 @@ def conv2d(x: Array, kernel: Array, padding: str = "SAME", impl: str = "auto") -
 
 
 def _first_max(a: Array, b: Array) -> Array:
-    """Elementwise max whose gradient goes to exactly one side (``a`` on ties).
+    """Elementwise max whose gradient goes to exactly one side (``a`` on ties); a NaN wins, as
+    in ``jnp.maximum``, so a diverging activation is not hidden by the pools.
 
     ``jnp.maximum`` and ``max`` reductions differentiate by comparing each input with the
     *output* (``x == max``). Under ``jit`` XLA may recompute an input (a fused batch norm and
@@ -183,7 +187,7 @@ def _first_max(a: Array, b: Array) -> Array:
     jitted gradients below its third pool were off by a cosine of ~0.9. A select on ``a >= b``
     compares two values computed together, so it always routes the gradient to one of them.
     """
-    return jnp.where(a >= b, a, b)
+    return jnp.where((a >= b) | jnp.isnan(a), a, b)
 
 
 def max_pool_2x2(x: Array) -> Array:
