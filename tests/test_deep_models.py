@@ -192,25 +192,21 @@ def test_fast_conv_equals_lax_conv(impl, padding, cin):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-@pytest.mark.parametrize("size", [44, 22, 11, 6, 5])
-def test_max_pool_3x3_s2_equals_reduce_window(size):
-    x = _rand((2, size, size, 3), size)
-    ref = nn.max_pool(x, (3, 3), (2, 2), "SAME")
-    np.testing.assert_array_equal(layers.max_pool_3x3_s2(x), ref)
+#: (pool, its reduce_window window and padding, input H x W, seed): 3x3/2 'SAME' over the
+#: sizes mini-Xception meets, 2x2/2 'VALID' with odd and non-square inputs.
+POOLS = [(layers.max_pool_3x3_s2, (3, 3), "SAME", (size, size), size) for size in (44, 22, 11, 6, 5)
+         ] + [(layers.max_pool_2x2, (2, 2), "VALID", shape, 9)
+              for shape in ((8, 8), (7, 7), (7, 8), (8, 5))]
+
+
+@pytest.mark.parametrize("pool, window, padding, shape, seed", POOLS)
+def test_max_pools_equal_reduce_window(pool, window, padding, shape, seed):
+    x = _rand((2, *shape, 3), seed)
+    ref = nn.max_pool(x, window, (2, 2), padding)
+    np.testing.assert_array_equal(pool(x), ref)
     probe = _rand(ref.shape, 7)
-    g_fast = jax.grad(lambda x: jnp.sum(layers.max_pool_3x3_s2(x) * probe))(x)
-    g_ref = jax.grad(lambda x: jnp.sum(nn.max_pool(x, (3, 3), (2, 2), "SAME") * probe))(x)
-    np.testing.assert_allclose(g_fast, g_ref, atol=1e-6)
-
-
-@pytest.mark.parametrize("shape", [(8, 8), (7, 7), (7, 8), (8, 5)])
-def test_max_pool_2x2_equals_reduce_window(shape):
-    x = _rand((2, *shape, 3), 9)
-    ref = nn.max_pool(x, (2, 2), (2, 2), "VALID")
-    np.testing.assert_array_equal(layers.max_pool_2x2(x), ref)
-    probe = _rand(ref.shape, 10)
-    g_fast = jax.grad(lambda x: jnp.sum(layers.max_pool_2x2(x) * probe))(x)
-    g_ref = jax.grad(lambda x: jnp.sum(nn.max_pool(x, (2, 2), (2, 2), "VALID") * probe))(x)
+    g_fast = jax.grad(lambda x: jnp.sum(pool(x) * probe))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(nn.max_pool(x, window, (2, 2), padding) * probe))(x)
     np.testing.assert_allclose(g_fast, g_ref, atol=1e-6)
 
 

@@ -15,7 +15,9 @@ def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
     (roofline, PyTorch ratios, the end-to-end frame's detection time); [] when none is."""
     missed = {r["target"].label for r in results if r["measured"] is not None and not r["met"]}
     lines: list[str] = []
-    roof = [r for r in roofline(run) if r["framework"] == "jax"]
+    every_roof = roofline(run)
+    roof = [r for r in every_roof if r["framework"] == "jax"]
+    comparison = torch_comparison(run)
 
     def best(model: str, kind: str) -> dict | None:
         rows = [r for r in roof if r["model"] == model and r["kind"] == kind]
@@ -41,9 +43,9 @@ def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
                          "pooling over 8 to 128 channels), so its time goes into passes over the "
                          "activations, not arithmetic")
             lines.append(text + ".")
-        comparison = [r for r in torch_comparison(run) if r["model"] == "mini-xception"]
-        train_ratio = next((r for r in comparison if r["kind"] == "cnn-train"), None)
-        infer_ratios = [r for r in comparison if r["kind"] == "cnn-infer"]
+        mx = [r for r in comparison if r["model"] == "mini-xception"]
+        train_ratio = next((r for r in mx if r["kind"] == "cnn-train"), None)
+        infer_ratios = [r for r in mx if r["kind"] == "cnn-infer"]
         if train_ratio and infer_ratios:
             best_infer = max(r["ratio"] for r in infer_ratios)
             text = (f"* Against PyTorch, the same network's training step runs at "
@@ -59,12 +61,11 @@ def explain_misses(run: BenchRun, results: Sequence[dict]) -> list[str]:
             elif train_ratio["ratio"] < 1 and best_infer < 1:
                 text += ": both directions are slower than PyTorch's kernels on this machine"
             lines.append(text + ".")
-    vgg = next((r for r in torch_comparison(run)
-                if r["model"] == "cpu-vgg" and r["kind"] == "cnn-train"), None)
+    vgg = next((r for r in comparison if r["model"] == "cpu-vgg" and r["kind"] == "cnn-train"),
+               None)
     if any(label.startswith("cpu-vgg") for label in missed) and vgg:
         jax_roof = next((r for r in roof if r["bench"].name == vgg["jax_bench"]), None)
-        torch_roof = next((r for r in roofline(run) if r["bench"].name == vgg["torch_bench"]),
-                          None)
+        torch_roof = next((r for r in every_roof if r["bench"].name == vgg["torch_bench"]), None)
         text = (f"* **cpu-vgg**'s training step runs at {vgg['ratio']:.2f}x PyTorch's "
                 f"({vgg['torch_config']})")
         if jax_roof and torch_roof:

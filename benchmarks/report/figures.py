@@ -7,6 +7,7 @@ from typing import Sequence
 from ..perf.scaling import fit_exponent
 from .bench import Bench, BenchRun
 
+
 def peak_gflops(run: BenchRun) -> float | None:
     """The measured peak fp32 GFLOP/s: the best round of the ``peak`` matmul benchmarks (of
     every size timed)."""

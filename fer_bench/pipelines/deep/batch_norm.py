@@ -36,7 +36,7 @@ def _statistics(x: Array) -> tuple[Array, Array]:
 
 
 def _scale_shift(x: Array, mean: Array, var: Array, scale: Array, bias: Array,
-               epsilon: float) -> tuple[Array, Array]:
+                 epsilon: float) -> tuple[Array, Array]:
     rstd = jax.lax.rsqrt(var + epsilon)
     return (x - mean) * (rstd * scale) + bias, rstd
 
@@ -57,8 +57,7 @@ def batch_norm_train(x: Array, scale: Array, bias: Array,
     y : array of shape (N, ..., C), ``(x - mean) / sqrt(var + epsilon) * scale + bias``
     mean, var : arrays of shape (C,), the batch statistics over every axis but the last
     """
-    mean, var = _statistics(x)
-    return _scale_shift(x, mean, var, scale, bias, epsilon)[0], mean, var
+    return _batch_norm_fwd(x, scale, bias, epsilon)[0]
 
 
 def _batch_norm_fwd(x, scale, bias, epsilon):
