@@ -177,11 +177,14 @@ def test_depthwise_shift_equals_grouped_conv_forward_and_gradient():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("impl", ["im2col", "shift"])
+@pytest.mark.parametrize("impl", ["im2col", "shift", "blocked"])
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 @pytest.mark.parametrize("cin", [1, 3])
-def test_fast_conv_equals_lax_conv(impl, padding, cin):
-    x, k = _rand((2, 8, 6, cin), 3), _rand((3, 3, cin, 4), 4)
+def test_fast_conv_equals_lax_conv(impl, padding, cin, monkeypatch):
+    # 100 positions per kernel-gradient block: 2 images of 8x6 ('VALID': 3 of 6x4), so the
+    # batch of 5 splits into full blocks and a remainder.
+    monkeypatch.setattr(layers, "KERNEL_GRAD_BLOCK", 100)
+    x, k = _rand((5, 8, 6, cin), 3), _rand((3, 3, cin, 4), 4)
     fast = layers.conv2d(x, k, padding, impl=impl)
     ref = layers.conv2d(x, k, padding, impl="lax")
     np.testing.assert_allclose(fast, ref, atol=1e-5)

@@ -27,6 +27,12 @@ Initializer = Callable[..., Array]
 #: is already faster.
 SHIFT_MAX_CHANNELS = 4
 
+#: The kernel gradient of a convolution contracts over every output position of the batch
+#: (N x H x W). XLA's CPU convolution makes that one contraction, which on large maps falls out
+#: of cache; summed over blocks of whole images of about this many positions it ran 2-3x faster
+#: at 24x24 and 12x12 (measured on an Intel AVX-512 machine: ``benchmarks/deep_perf.md``).
+KERNEL_GRAD_BLOCK = 2304
+
 
 def _same_pad(x: Array, kh: int, kw: int) -> Array:
     """Zero-pad H and W as 'SAME' padding does for stride 1 (extra row/column at the end)."""
@@ -152,28 +158,62 @@ def _shift_conv_bwd(padding: str, res: tuple[Array, Array], g: Array):
 _shift_conv.defvjp(_shift_conv_fwd, _shift_conv_bwd)
 
 
+def _lax_conv(x: Array, kernel: Array, padding: str) -> Array:
+    return jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _blocked_conv(x: Array, kernel: Array, padding: str) -> Array:
+    return _lax_conv(x, kernel, padding)
+
+
+def _blocked_conv_fwd(x: Array, kernel: Array, padding: str):
+    return _lax_conv(x, kernel, padding), (x, kernel)
+
+
+def _blocked_conv_bwd(padding: str, res: tuple[Array, Array], g: Array):
+    x, kernel = res
+    (dx,) = jax.vjp(lambda x_: _lax_conv(x_, kernel, padding), x)[1](g)
+    per = max(1, KERNEL_GRAD_BLOCK // (g.shape[1] * g.shape[2]))  # whole images per block
+
+    def kernel_grad(xb: Array, gb: Array) -> Array:
+        (dk,) = jax.vjp(lambda k: _lax_conv(xb, k, padding), kernel)[1](gb)
+        return dk.astype(jnp.float32)  # bf16 kernels: sum the blocks in float32
+
+    # Unrolled: inside a lax.scan XLA's CPU backend ran the same convolution 10-40x slower.
+    blocks = [kernel_grad(x[i:i + per], g[i:i + per]) for i in range(0, x.shape[0], per)]
+    return dx, sum(blocks[1:], blocks[0]).astype(kernel.dtype)
+
+
+_blocked_conv.defvjp(_blocked_conv_fwd, _blocked_conv_bwd)
+
+
 def conv2d(x: Array, kernel: Array, padding: str = "SAME", impl: str = "auto") -> Array:
     """Stride-1 2-D convolution of NHWC ``x`` by an HWIO ``kernel``.
 
-    ``impl`` is ``"lax"`` (XLA's convolution), ``"shift"`` (a sum of shifted views times kernel
-    rows: one fused loop; its kernel gradient is one GEMM of the stacked views), ``"im2col"``
-    (patch matrix times kernel) or ``"auto"``: shift for inputs with at most
-    :data:`SHIFT_MAX_CHANNELS` channels, where XLA's convolution leaves the vector units idle,
-    lax otherwise.
+    ``impl`` is ``"lax"`` (XLA's convolution), ``"blocked"`` (XLA's convolution, its kernel
+    gradient summed over blocks of :data:`KERNEL_GRAD_BLOCK` output positions), ``"shift"`` (a
+    sum of shifted views times kernel rows: one fused loop; its kernel gradient is one GEMM of
+    the stacked views), ``"im2col"`` (patch matrix times kernel) or ``"auto"``: shift for inputs
+    with at most :data:`SHIFT_MAX_CHANNELS` channels, where XLA's convolution leaves the vector
+    units idle, blocked otherwise.
     """
     kh, kw, cin, cout = kernel.shape
     if impl == "auto":
-        impl = "shift" if cin <= SHIFT_MAX_CHANNELS and (kh, kw) != (1, 1) else "lax"
+        impl = "shift" if cin <= SHIFT_MAX_CHANNELS and (kh, kw) != (1, 1) else "blocked"
     if impl == "shift":
         return _shift_conv(x, kernel, padding)
+    if impl == "blocked":
+        return _blocked_conv(x, kernel, padding)
     if impl == "im2col":
         patches = im2col(x, kh, kw, padding)
         return patches @ kernel.reshape(kh * kw * cin, cout)
     if impl != "lax":
-        raise ValueError(f"impl must be 'auto', 'lax', 'shift' or 'im2col', got {impl!r}")
-    return jax.lax.conv_general_dilated(
-        x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
+        raise ValueError(f"impl must be 'auto', 'lax', 'blocked', 'shift' or 'im2col', "
+                         f"got {impl!r}")
+    return _lax_conv(x, kernel, padding)
 
 
 def _first_max(a: Array, b: Array) -> Array:
