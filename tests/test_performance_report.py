@@ -274,17 +274,21 @@ def test_scaling_table_and_exponents(tmp_path):
 
 def test_merging_runs(tmp_path):
     first = _write(tmp_path, [_bench("a", 1.0, kind="feature", items=10),
-                              _bench("b", 1.0, kind="feature", items=10)], command="pytest one")
+                              _bench("b", 1.0, kind="feature", items=10)], command="pytest one",
+                   environment={"cpu": "CPU One"})
     second = tmp_path / "second.json"
     first.rename(tmp_path / "first.json")
     _write(tmp_path, [_bench("b", 0.5, kind="feature", items=10),
                       _bench("c", 1.0, kind="scaling", items=10, pipeline="p", n_train=10,
-                             fit_s=1.0, accuracy=0.5)], command="pytest two").rename(second)
+                             fit_s=1.0, accuracy=0.5)], command="pytest two",
+                    environment={"cpu": "CPU Two"}).rename(second)
     run = perf.load_runs([tmp_path / "first.json", second])
     assert [b.name for b in run.benches] == ["a", "b", "c"]
     assert run.benches[1].items_per_s == pytest.approx(20.0)  # the later file wins
     text = perf.render(run)
     assert "`pytest one`" in text and "`pytest two`" in text
+    # each merged file says which machine ran it
+    assert "on CPU One, `pytest one`" in text and "on CPU Two, `pytest two`" in text
 
 
 def test_fit_exponent_uses_the_larger_sizes():

@@ -159,7 +159,9 @@ def machine_lines(run: BenchRun) -> list[str]:
     sessions = run.sessions or [(run.source, run.datetime, meta)]
     for source, date, session in sessions:
         head = f"- **Run** `{Path(source).name}`" if len(sessions) > 1 else "- **Run**"
-        lines.append(f"{head}: {date or 'date unknown'}, "
+        # Merged files may come from different machines: say which CPU ran each.
+        where = session.get("environment", {}).get("cpu") if len(sessions) > 1 else None
+        lines.append(f"{head}: {date or 'date unknown'}{f' on {where}' if where else ''}, "
                      f"`{session.get('command', 'pytest benchmarks/ --benchmark-only')}`")
         start, end = session.get("loadavg_start"), session.get("loadavg_end")
         if start and end:
