@@ -164,6 +164,16 @@ def _grouped_conv(x, k):
         feature_group_count=x.shape[-1])
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_channel_sums_equal_numpy_sums(fused):
+    xs = [np.asarray(_rand((3, 5, 4, 6), seed)) for seed in range(3)]
+    sums = jax.jit(partial(layers.channel_sums, fused=fused))(*xs)
+    assert len(sums) == 3
+    for got, x in zip(sums, xs):
+        assert got.shape == (6,)
+        np.testing.assert_allclose(got, x.sum(axis=(0, 1, 2)), rtol=1e-5, atol=1e-5)
+
+
 def test_depthwise_shift_equals_grouped_conv_forward_and_gradient():
     x, k, probe = _rand((3, 9, 7, 5), 0), _rand((3, 3, 1, 5), 1), _rand((3, 9, 7, 5), 2)
     np.testing.assert_allclose(layers.depthwise_conv3x3(x, k), _grouped_conv(x, k), atol=1e-5)

@@ -4,10 +4,13 @@ Autodiff of :class:`flax.linen.BatchNorm` differentiates through the batch stati
 CPU backend turns that into several fusions that each read the activation again (centred copies,
 the two statistics' gradients, then the input gradient). Written out, training needs only:
 
-* forward: one variadic reduction for the sums of ``x`` and ``x**2`` per channel, then one
-  elementwise pass for ``y``;
-* backward: one variadic reduction for the sums of ``dy`` and ``dy * x_hat`` per channel (which
-  are also the bias and scale gradients), then one elementwise pass for ``dx``.
+* forward: the sums of ``x`` and ``x**2`` per channel, then one elementwise pass for ``y``;
+* backward: the sums of ``dy`` and ``dy * x_hat`` per channel (which are also the bias and
+  scale gradients), then one elementwise pass for ``dx``.
+
+Each pair of sums is two reductions, not one variadic reduction: on an Intel AVX-512 machine
+XLA's CPU backend ran the variadic one at ~1 GB/s, and whole train steps were 1.1-1.25x faster
+with two (``deep_perf.md``, session 12).
 
 ``BatchNorm`` holds the same variables as ``nn.BatchNorm`` (``params``: ``scale``, ``bias``;
 ``batch_stats``: ``mean``, ``var``) and is named the same, so saved models and checkpoints are
@@ -30,7 +33,7 @@ Array = jax.Array
 def _statistics(x: Array) -> tuple[Array, Array]:
     # Var = E[x^2] - E[x]^2 clipped at 0, as flax's use_fast_variance computes it.
     count = x.size // x.shape[-1]
-    total, total_sq = channel_sums(x, x * x)
+    total, total_sq = channel_sums(x, x * x, fused=False)
     mean = total / count
     return mean, jnp.maximum(0.0, total_sq / count - mean * mean)
 
@@ -71,7 +74,7 @@ def _batch_norm_bwd(epsilon, res, cotangents):
     g, g_mean, g_var = cotangents
     count = x.size // x.shape[-1]
     x_hat = (x - mean) * rstd
-    sum_g, sum_g_xhat = channel_sums(g, g * x_hat)
+    sum_g, sum_g_xhat = channel_sums(g, g * x_hat, fused=False)
     # dx of y through x and through the batch statistics, plus the statistics' own cotangents
     # (zero in training, where they only feed the running averages; exact unless the variance
     # clipped to 0, where flax's gradient is zero and x - mean is ~0 anyway).

@@ -71,10 +71,17 @@ def _depthwise_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
     return dx, jnp.stack(taps).reshape(kernel.shape)
 
 
-def channel_sums(*xs: Array) -> tuple[Array, ...]:
-    """Per-channel sums (over every axis but the last) of same-shaped arrays in one pass: a
-    variadic reduction, which reads each input once where separate sums would each read (and
-    recompute the fused producers of) all of them again."""
+def channel_sums(*xs: Array, fused: bool = True) -> tuple[Array, ...]:
+    """Per-channel sums (over every axis but the last) of same-shaped arrays.
+
+    ``fused=True``: in one pass, a variadic reduction, which reads each input once where
+    separate sums would each read (and recompute the fused producers of) all of them again; the
+    depthwise kernel gradient's nine sums need it. ``fused=False``: one reduction per array,
+    which XLA's CPU backend emits faster for two cheap inputs (batch norm's: 1.1-1.25x whole
+    train steps, ``benchmarks/deep_perf.md``, session 12).
+    """
+    if not fused:
+        return tuple(x.sum(axis=tuple(range(x.ndim - 1))) for x in xs)
     zeros = tuple(jnp.zeros((), x.dtype) for x in xs)
     return tuple(jax.lax.reduce(xs, zeros, lambda a, b: tuple(u + v for u, v in zip(a, b)),
                                 tuple(range(xs[0].ndim - 1))))
