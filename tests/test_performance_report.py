@@ -282,13 +282,17 @@ def test_merging_runs(tmp_path):
                       _bench("c", 1.0, kind="scaling", items=10, pipeline="p", n_train=10,
                              fit_s=1.0, accuracy=0.5)], command="pytest two",
                     environment={"cpu": "CPU Two"}).rename(second)
+    raw = json.loads(second.read_text())
+    raw["commit_info"] = {"id": "0123456789abcdef", "branch": "main", "dirty": False}
+    second.write_text(json.dumps(raw))
     run = perf.load_runs([tmp_path / "first.json", second])
     assert [b.name for b in run.benches] == ["a", "b", "c"]
     assert run.benches[1].items_per_s == pytest.approx(20.0)  # the later file wins
     text = perf.render(run)
     assert "`pytest one`" in text and "`pytest two`" in text
     # each merged file says which machine ran it
-    assert "on CPU One, `pytest one`" in text and "on CPU Two, `pytest two`" in text
+    assert "on CPU One, `pytest one`" in text
+    assert "on CPU Two, commit `0123456789ab` on main, `pytest two`" in text
 
 
 def test_fit_exponent_uses_the_larger_sizes():

@@ -145,6 +145,8 @@ def load_run(path: str | os.PathLike) -> BenchRun:
             rounds=int(stats.get("rounds", 0)), info=dict(b.get("extra_info") or {}),
         ))
     meta = raw.get("fer_bench") or {}
-    return BenchRun(benches, raw.get("machine_info") or {}, raw.get("commit_info") or {},
+    commit = raw.get("commit_info") or {}
+    # The session keeps its file's commit: merged files may come from different commits.
+    return BenchRun(benches, raw.get("machine_info") or {}, commit,
                     raw.get("datetime", ""), meta, str(path),
-                    [(str(path), raw.get("datetime", ""), meta)])
+                    [(str(path), raw.get("datetime", ""), {**meta, "commit": commit})])

@@ -137,6 +137,11 @@ def _scaling(run: BenchRun, images: dict[str, str]) -> list[str]:
     return out + [""]
 
 
+def _commit(commit: dict) -> str:
+    dirty = " (uncommitted changes)" if commit.get("dirty") else ""
+    return f"`{commit['id'][:12]}` on {commit.get('branch', '?')}{dirty}"
+
+
 def machine_lines(run: BenchRun) -> list[str]:
     m, meta = run.machine, run.meta
     env = meta.get("environment", {})
@@ -151,17 +156,18 @@ def machine_lines(run: BenchRun) -> list[str]:
     pkgs = env.get("packages", {})
     if pkgs:
         lines.append("- **Packages**: " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())))
-    commit = run.commit
-    if commit.get("id"):
-        dirty = " (uncommitted changes)" if commit.get("dirty") else ""
-        lines.append(f"- **Commit**: `{commit['id'][:12]}` on {commit.get('branch', '?')}{dirty}")
-    cores = float(env.get("n_cores") or cpu.get("count") or 1)
     sessions = run.sessions or [(run.source, run.datetime, meta)]
+    merged = len(sessions) > 1
+    if run.commit.get("id") and not merged:
+        lines.append(f"- **Commit**: {_commit(run.commit)}")
+    cores = float(env.get("n_cores") or cpu.get("count") or 1)
     for source, date, session in sessions:
-        head = f"- **Run** `{Path(source).name}`" if len(sessions) > 1 else "- **Run**"
-        # Merged files may come from different machines: say which CPU ran each.
-        where = session.get("environment", {}).get("cpu") if len(sessions) > 1 else None
-        lines.append(f"{head}: {date or 'date unknown'}{f' on {where}' if where else ''}, "
+        head = f"- **Run** `{Path(source).name}`" if merged else "- **Run**"
+        # Merged files may come from different machines and commits: say which ran each.
+        where = session.get("environment", {}).get("cpu") if merged else None
+        commit = session.get("commit", {}) if merged else {}
+        lines.append(f"{head}: {date or 'date unknown'}{f' on {where}' if where else ''}"
+                     f"{f', commit {_commit(commit)}' if commit.get('id') else ''}, "
                      f"`{session.get('command', 'pytest benchmarks/ --benchmark-only')}`")
         start, end = session.get("loadavg_start"), session.get("loadavg_end")
         if start and end:
