@@ -9,7 +9,7 @@ the two statistics' gradients, then the input gradient). Written out, training n
   scale gradients), then one elementwise pass for ``dx``.
 
 Each pair of sums is two reductions, not one variadic reduction: on an Intel AVX-512 machine
-XLA's CPU backend ran the variadic one at ~1 GB/s, and whole train steps were 1.1-1.25x faster
+XLA's CPU backend ran the variadic one at ~1 GB/s, and whole train steps were 1.1-1.3x faster
 with two (``deep_perf.md``, session 12).
 
 ``BatchNorm`` holds the same variables as ``nn.BatchNorm`` (``params``: ``scale``, ``bias``;

@@ -77,7 +77,7 @@ def channel_sums(*xs: Array, fused: bool = True) -> tuple[Array, ...]:
     ``fused=True``: in one pass, a variadic reduction, which reads each input once where
     separate sums would each read (and recompute the fused producers of) all of them again; the
     depthwise kernel gradient's nine sums need it. ``fused=False``: one reduction per array,
-    which XLA's CPU backend emits faster for two cheap inputs (batch norm's: 1.1-1.25x whole
+    which XLA's CPU backend emits faster for two cheap inputs (batch norm's: 1.1-1.3x whole
     train steps, ``benchmarks/deep_perf.md``, session 12).
     """
     if not fused:
