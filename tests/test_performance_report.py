@@ -55,9 +55,11 @@ def _unpadded(text: str) -> str:
     return "\n".join(row(line) if line.startswith("|") else line for line in text.splitlines())
 
 
-def _write(tmp_path: Path, benches: list[dict], **meta) -> Path:
+def _write(tmp_path: Path, benches: list[dict], commit_info: dict | None = None,
+           **meta) -> Path:
     path = tmp_path / "bench.json"
-    path.write_text(json.dumps({"benchmarks": benches, "machine_info": {}, "commit_info": {},
+    path.write_text(json.dumps({"benchmarks": benches, "machine_info": {},
+                                "commit_info": commit_info or {},
                                 "datetime": "2026-01-02T03:04:05", "fer_bench": meta}))
     return path
 
@@ -281,10 +283,8 @@ def test_merging_runs(tmp_path):
     _write(tmp_path, [_bench("b", 0.5, kind="feature", items=10),
                       _bench("c", 1.0, kind="scaling", items=10, pipeline="p", n_train=10,
                              fit_s=1.0, accuracy=0.5)], command="pytest two",
-                    environment={"cpu": "CPU Two"}).rename(second)
-    raw = json.loads(second.read_text())
-    raw["commit_info"] = {"id": "0123456789abcdef", "branch": "main", "dirty": False}
-    second.write_text(json.dumps(raw))
+           commit_info={"id": "0123456789abcdef", "branch": "main", "dirty": False},
+           environment={"cpu": "CPU Two"}).rename(second)
     run = perf.load_runs([tmp_path / "first.json", second])
     assert [b.name for b in run.benches] == ["a", "b", "c"]
     assert run.benches[1].items_per_s == pytest.approx(20.0)  # the later file wins

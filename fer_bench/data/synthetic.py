@@ -67,11 +67,11 @@ from .synthetic_render import render_faces
 #: steps a 1,460-image set gives (vgg-fer 0.4: 13.8 % after 5 epochs at 1e-3 or 3e-3; 0.1: 59.7 %;
 #: 0.0 and 7 epochs: 67.5 %, 244 s; little-VGG 0.5: 36 % after 10 epochs, 0.1: 80.9 % after 8,
 #: 139 s, and with the exact pool and batch-norm gradients 78.4 % after 8, 82.2 % after 10),
-#: flips only (the renderer already varies pose), and vgg-fer with AdamW 5e-4 and no ten-crop
-#: (ten times the scoring cost): best validation epoch of 6, 129 s on an Intel 2-core machine,
-#: 1e-3 71.3 % (its first steps overshoot, loss 2.9), 5e-4 82.5 %, 3e-4 80.9 %; 2e-3 stays at
-#: chance; 10 epochs at 1e-3 87.2 % but 208 s, past the 10-minute run); cpu-vgg with the little-VGG
-#: recipe at AdamW 5e-4 and no weight average (80.9 % after 10 epochs; at 1e-3 29.1 % after 6,
+#: flips only (the renderer already varies pose), and vgg-fer with AdamW 5e-4 (best validation
+#: epoch of 6, 129 s on an Intel 2-core machine: 1e-3 71.3 %, its first steps overshoot to a
+#: loss of 2.9; 5e-4 82.5 %; 3e-4 80.9 %; 2e-3 stays at chance; 10 epochs at 1e-3 87.2 % but
+#: 208 s, past the 10-minute run) and no ten-crop (ten times the scoring cost); cpu-vgg with the
+#: little-VGG recipe at AdamW 5e-4 and no weight average (80.9 % after 10 epochs; at 1e-3 29.1 % after 6,
 #: 3e-4 74.1 % after 8; see its small-data budget in fer_bench/pipelines/deep/factories.py).
 PLUGINS = [{"kind": "dataset", "name": "synthetic", "target": "load", "order": 40,
             "summary": "Built-in procedurally rendered faces", "subdirs": [], "builtin": True,
