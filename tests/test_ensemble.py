@@ -164,3 +164,29 @@ def test_a_fit_from_before_several_cnns_still_predicts(data):
     assert restored.cnn_sha256_ == est.cnn_sha256_
     assert restored.search_scores_ == [({"weights": [0.7, 1 - 0.7]}, 0.5)]
     assert restored.predict(X[:3]).shape == (3,)
+
+
+def test_fine_tuned_cnns_answer_the_labels_classes_and_travel_in_the_model_file(data, tmp_path):
+    from fer_bench.models import FerModel, load_model, save_model
+
+    X, y = data
+    y = y % 5  # five classes: the bundled CNN's seven cannot answer them as they are
+    half = len(X) // 2
+    est = make_ensemble(classical="pca-logreg", fine_tune_epochs=1, weights=(0.0, 0.5, 1.0))
+    assert est.output_classes() is None  # the harness then checks nothing before the fit
+    est.fit(X[:half], y[:half], X[half:], y[half:])
+    assert est.model_classes_ is None and list(est.classes_) == list(range(5))
+    assert len(est.tuned_) == 1 and est.tuned_[0].dtype == np.uint8
+    p = est.predict_proba(X[:6])
+    assert p.shape == (6, 5) and np.allclose(p.sum(1), 1, atol=1e-6)
+    assert dict(est.weight_scores_)[est.weights_] == max(s for _, s in est.weight_scores_)
+    names = ("angry", "disgust", "fear", "happy", "sad")
+    face = {"mode": "auto", "size": 48, "margin": 0.2, "equalize": None}
+    path = save_model(FerModel(est, names, face, "classical", {"pipeline": "ensemble"}),
+                      tmp_path / "ens.ferb")
+    # The stored ensemble carries its fine-tuned CNN: it predicts the same without the file
+    # it started from being read (its digest check would refuse another one).
+    loaded = load_model(path).estimator
+    loaded.cnn_sha256_ = ["0" * 64]
+    np.testing.assert_allclose(loaded.predict_proba(X[:6]), p, rtol=1e-5, atol=1e-6)
+    assert "_tuned_cache" not in loaded.__getstate__()

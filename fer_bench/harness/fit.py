@@ -202,8 +202,9 @@ def fit_model(job: Job, d: JobData, key: str, data_sha256: str,
     # A pipeline whose outputs are a model file's classes (the ensemble's CNN) must answer
     # the job's; checked before a long fit, not after.
     fixed = getattr(estimator, "output_classes", None)
-    if callable(fixed):
-        check_label_space(fixed(), d.train_classes, f"{job.pipeline}'s model file")
+    fixed = fixed() if callable(fixed) else None  # None: it learns the job's classes
+    if fixed is not None:
+        check_label_space(fixed, d.train_classes, f"{job.pipeline}'s model file")
     reset_peak_rss()
     t0 = time.perf_counter()
     fit_estimator(estimator, d.X_train, d.y_train, d.X_val, d.y_val, split.val_from_train)

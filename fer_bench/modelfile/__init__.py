@@ -54,14 +54,14 @@ from .classical import TRUSTED_NAMES, TRUSTED_TYPES, skops_nodes  # noqa: E402
 from .container import (  # noqa: E402
     ModelContents, file_digest, read_header, read_model, write_model,
 )
-from .deep import CNNWeights  # noqa: E402
+from .deep import CNNWeights, dump_deep, load_deep  # noqa: E402
 from .trees import (  # noqa: E402
     checkpoint_path, dump, load_checkpoint, restore_into, save_checkpoint, to_host,
 )
 # Private helpers, importable from here as before (the tests forge files with them).
 from .classical import _dump_classical, _load_classical, _untrusted  # noqa: E402,F401
 from .container import _member, _read_members  # noqa: E402,F401
-from .deep import _CNN_FORMAT, _CNN_VERSION, _dump_deep, _load_deep  # noqa: E402,F401
+from .deep import _CNN_FORMAT, _CNN_VERSION  # noqa: E402,F401
 from .header import (  # noqa: E402,F401
     _check_outputs, _digest, _is_int, _is_number, _jsonable, _validate_header,
 )
@@ -70,7 +70,7 @@ from .trees import _foreign_leaf, _restore  # noqa: E402,F401
 __all__ = [
     "CHECKPOINT_NAME", "CNNWeights", "FACE_SIZES", "FORMAT", "FORMAT_VERSION", "HEADER",
     "MAX_CLASSES", "MAX_HEADER_BYTES", "MAX_WEIGHTS_BYTES", "ModelContents", "SUFFIX",
-    "TRUSTED_NAMES", "TRUSTED_TYPES", "WEIGHTS", "checkpoint_path", "dump", "file_digest",
-    "load_checkpoint", "read_header", "read_model", "restore_into", "save_checkpoint",
-    "skops_nodes", "to_host", "write_model",
+    "TRUSTED_NAMES", "TRUSTED_TYPES", "WEIGHTS", "checkpoint_path", "dump", "dump_deep",
+    "file_digest", "load_checkpoint", "load_deep", "read_header", "read_model", "restore_into",
+    "save_checkpoint", "skops_nodes", "to_host", "write_model",
 ]

@@ -15,7 +15,7 @@ from ..atomic import replacing
 from ..errors import ModelFileError
 from . import _DAMAGED, FORMAT, FORMAT_VERSION, HEADER, WEIGHTS
 from .classical import _dump_classical, _load_classical
-from .deep import CNNWeights, _dump_deep, _load_deep
+from .deep import CNNWeights, dump_deep, load_deep
 from .header import _check_outputs, _digest, _jsonable, _validate_header
 
 
@@ -43,7 +43,7 @@ def write_model(path: str | os.PathLike, *, family: str, classes: list[str], fac
     path = Path(path)
     if family not in WEIGHTS:
         raise ValueError(f"unknown model family {family!r}; expected one of {list(WEIGHTS)}")
-    blob = _dump_classical(path, weights) if family == "classical" else _dump_deep(weights)
+    blob = _dump_classical(path, weights) if family == "classical" else dump_deep(weights)
     member = WEIGHTS[family]
     size = int(face.get("size", 48))
     header = {
@@ -87,7 +87,7 @@ def read_model(path: str | os.PathLike) -> ModelContents:
     path = Path(path)
     header, blob = _read_members(path)
     weights = _load_classical(path, blob) if header["family"] == "classical" else \
-        _load_deep(path, blob)
+        load_deep(path, blob)
     classes = weights.classes if isinstance(weights, CNNWeights) else \
         getattr(weights, "classes_", None)
     _check_outputs(path, header, classes)

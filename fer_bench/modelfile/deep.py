@@ -49,7 +49,10 @@ _CNN_FORMAT = "fer-bench-cnn"
 _CNN_VERSION = 1
 
 
-def _dump_deep(w: CNNWeights) -> bytes:
+def dump_deep(w: CNNWeights) -> bytes:
+    """``w`` as the bytes of a deep model file's weights member (flax msgpack: numbers and
+    strings only), also how a CNN is kept inside another model (the ensemble's fine-tuned
+    members)."""
     params = dict(w.params, checkpoint_dir=None)  # a machine-local path means nothing elsewhere
     return dump({
         "format": _CNN_FORMAT, "version": _CNN_VERSION, "arch": w.arch,
@@ -61,7 +64,9 @@ def _dump_deep(w: CNNWeights) -> bytes:
     })
 
 
-def _load_deep(path: Path, blob: bytes) -> CNNWeights:
+def load_deep(path: Path, blob: bytes) -> CNNWeights:
+    """The :class:`CNNWeights` of :func:`dump_deep`'s bytes, restored without running anything
+    they name; :class:`ModelFileError` naming ``path`` when they are not such weights."""
     tree = _restore(path, blob, "deep weights", _DAMAGED)
     if tree.get("format") != _CNN_FORMAT or tree.get("version") != _CNN_VERSION:
         raise ModelFileError(path, "the deep weights are not fer-bench CNN weights", _DAMAGED)

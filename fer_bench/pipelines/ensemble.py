@@ -14,9 +14,16 @@ The classical member is fitted as the harness fits that pipeline alone on a fixe
 training data it does not go back into training after selection, as the standalone pipeline
 does. Its selection, the temperatures and the weights all use the same validation part.
 
-The CNNs' classes must be the job's (a FER2013 CNN fuses on FER2013's seven classes only); the
-harness checks :meth:`LateFusion.output_classes` against them before fitting and refuses a
-mismatch with one line.
+The CNNs are used as they are, whose classes must then be the job's (a FER2013 CNN fuses on
+FER2013's seven classes only: the harness checks :meth:`LateFusion.output_classes` against them
+before fitting and refuses a mismatch with one line), or, with ``fine_tune_epochs``, each is
+fine-tuned on the training part first, exactly as ``run --param init_from=FILE`` fine-tunes its
+architecture's pipeline (every layer but the classifier starts from the file; a cosine decay
+over those epochs; validation as the standalone CNN's), so that the ensemble answers any
+dataset's classes: a CK+ fold fuses a CK+-tuned FER2013 CNN with a classical pipeline fitted on
+the same fold. The fine-tuned CNNs are kept inside the ensemble's model file as deep weights
+(:func:`~fer_bench.modelfile.dump_deep`: numbers and strings, never code), so a stored
+ensemble no longer reads the files it started from.
 """
 from __future__ import annotations
 
@@ -30,12 +37,21 @@ from ..errors import LabelSpaceError
 from .base import accepts_validation, check_images
 from .hybrid import checked_cnn, model_list, model_path
 
+# The small sets fine-tune the CNNs (their classes are not FER2013's) for 30 epochs, the
+# schedule of the standalone mini-Xception's CK+ fine-tuning from the bundled model (`run
+# --param init_from=fer_bench/models/default.ferb --param epochs=30 --param
+# lr_schedule=cosine`). (A plain literal: the registry reads it without importing.)
+_FINE_TUNE = {"fine_tune_epochs": 30}
+
 #: Registry declaration (read without importing this module: see fer_bench.registry).
 PLUGINS = [{"kind": "pipeline", "name": "ensemble", "target": "make_ensemble", "order": 100,
             "summary": "late fusion of trained CNNs' and fusion-svm's calibrated "
                        "probabilities, the weights chosen on the validation split (by "
                        "default the bundled FER2013 mini-Xception's)", "family": "hybrid",
-            "reads_model": True}]
+            "reads_model": True,
+            "budgets": {"full": {"ckplus": _FINE_TUNE, "jaffe": _FINE_TUNE},
+                        "cpu": {"ckplus": _FINE_TUNE, "jaffe": _FINE_TUNE},
+                        "cpu-2h": {"ckplus": _FINE_TUNE, "jaffe": _FINE_TUNE}}}]
 
 #: The values a member's weight takes on the validation grid.
 WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
@@ -64,6 +80,11 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         and weight), e.g. CNNs of other architectures from the trained-model store; a string
         is a comma-separated list. Relative paths resolve against the working directory, as
         ``model``'s do.
+    fine_tune_epochs : int
+        0: the CNNs are used as they are. More: each is fine-tuned for that many epochs on the
+        training part (from its file's weights, its architecture's registered pipeline with
+        ``init_from`` and a cosine decay, validated on the validation part), and the ensemble
+        answers the training labels' classes.
 
     Attributes
     ----------
@@ -72,8 +93,11 @@ class LateFusion(ClassifierMixin, BaseEstimator):
     cnn_sha256_ : list of str
         Digests of the CNN files it was fitted with, ``model`` first (another file at one of
         those paths is refused).
-    model_classes_ : tuple of str
-        The CNNs' classes, which the job's must equal.
+    model_classes_ : tuple of str or None
+        The CNNs' classes, which the job's must equal (None when they were fine-tuned).
+    tuned_ : list of ndarray
+        With ``fine_tune_epochs``: each fine-tuned CNN as the uint8 bytes of
+        :func:`~fer_bench.modelfile.dump_deep` (``model`` first); else empty.
     temperatures_ : list of float
         One per member (the CNNs in order, then the classical one), fitted on the validation
         part.
@@ -85,17 +109,20 @@ class LateFusion(ClassifierMixin, BaseEstimator):
 
     def __init__(self, classical: str = "fusion-svm", model: str | None = None,
                  weights: Sequence[float] = WEIGHTS, random_state: int = 0,
-                 extra_models: Sequence[str] = ()) -> None:
+                 extra_models: Sequence[str] = (), fine_tune_epochs: int = 0) -> None:
         self.classical = classical
         self.model = model
         self.weights = weights
         self.random_state = random_state
         self.extra_models = extra_models
+        self.fine_tune_epochs = fine_tune_epochs
 
     def __setstate__(self, state: dict) -> None:
         # Files written before several CNNs could be fused held one CNN digest and its weight.
         state = dict(state)
         state.setdefault("extra_models", ())
+        state.setdefault("fine_tune_epochs", 0)  # and files from before fine-tuning
+        state.setdefault("tuned_", [])
         if isinstance(state.get("cnn_sha256_"), str):
             state["cnn_sha256_"] = [state["cnn_sha256_"]]
         if "weight_" in state and "weights_" not in state:
@@ -114,9 +141,16 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         return [checked_cnn(path, digest, "ensemble")
                 for path, digest in zip(self._paths(), expected)]
 
-    def output_classes(self) -> tuple[str, ...]:
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_tuned_cache", None)  # rebuilt from tuned_ on the next prediction
+        return state
+
+    def output_classes(self) -> tuple[str, ...] | None:
         """The class names the fused outputs stand for: the CNNs' (the harness checks them
-        against the job's before fitting)."""
+        against the job's before fitting); None when the CNNs are fine-tuned on the job's."""
+        if self.fine_tune_epochs:
+            return None
         cnns = self._cnns()
         for path, cnn in zip(self._paths()[1:], cnns[1:]):
             if tuple(cnn.classes) != tuple(cnns[0].classes):
@@ -134,8 +168,41 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                              f"pipeline (choose one of {', '.join(PIPELINES.names(family='classical'))})")
         return entry.load()(random_state=self.random_state)
 
+    def _fine_tune(self, X, y, X_val, y_val) -> list[np.ndarray]:
+        """Each CNN fine-tuned on ``(X, y)`` from its file, as :attr:`tuned_` keeps it."""
+        from ..modelfile import dump_deep
+        from ..registry import PIPELINES
+
+        tuned = []
+        for path, cnn in zip(self._paths(), self._cnns()):
+            net = PIPELINES.get(cnn.estimator.arch).load()(
+                init_from=str(model_path(path)), epochs=int(self.fine_tune_epochs),
+                lr_schedule="cosine", random_state=self.random_state)
+            if X_val is not None and len(X_val):
+                net.fit(X, y, X_val=X_val, y_val=y_val)
+            else:
+                net.fit(X, y)
+            tuned.append(np.frombuffer(dump_deep(net.to_weights()), dtype=np.uint8))
+        return tuned
+
+    def _cnn_estimators(self) -> list:
+        """The CNN members: the fine-tuned ones (rebuilt once from :attr:`tuned_`), or the
+        files' own."""
+        tuned = getattr(self, "tuned_", None)
+        if not tuned:
+            return [cnn.estimator for cnn in self._cnns()]
+        cached = getattr(self, "_tuned_cache", None)
+        if cached is None or cached[0] is not tuned:
+            from ..modelfile import load_deep
+            from .deep.estimator import CNNClassifier
+
+            source = "the ensemble's fine-tuned CNN"
+            self._tuned_cache = (tuned, [
+                CNNClassifier.from_weights(load_deep(source, bytes(b)), source) for b in tuned])
+        return self._tuned_cache[1]
+
     def _members(self, X: np.ndarray) -> list[np.ndarray]:
-        return [*(cnn.estimator.predict_proba(X) for cnn in self._cnns()),
+        return [*(cnn.predict_proba(X) for cnn in self._cnn_estimators()),
                 np.asarray(self.classical_.predict_proba(X), dtype=float)]
 
     def fit(self, X, y, X_val=None, y_val=None) -> "LateFusion":
@@ -145,20 +212,26 @@ class LateFusion(ClassifierMixin, BaseEstimator):
 
         X = check_images(X)
         y = np.asarray(y)
-        self.cnn_sha256_ = None
+        self.cnn_sha256_, self.tuned_ = None, []
         classes = self.output_classes()
         self.cnn_sha256_ = [file_digest(model_path(p)) for p in self._paths()]
         self.model_classes_ = classes
-        self.classes_ = np.arange(len(classes))
-        if y.size and int(y.max()) >= len(classes):  # before the classical fit, not after
-            raise LabelSpaceError(f"the ensemble's CNN ({model_path(self.model)}) knows "
-                                  f"{len(classes)} classes, the labels have more")
+        if classes is None:  # fine-tuned: the labels' classes
+            self.classes_ = np.unique(y)
+        else:
+            self.classes_ = np.arange(len(classes))
+            if y.size and int(y.max()) >= len(classes):  # before the classical fit, not after
+                raise LabelSpaceError(f"the ensemble's CNN ({model_path(self.model)}) knows "
+                                      f"{len(classes)} classes, the labels have more; "
+                                      "fine-tune it on them (fine_tune_epochs)")
         member = self._member()
         if X_val is not None and accepts_validation(member):
             member.fit(X, y, X_val=X_val, y_val=y_val)
         else:
             member.fit(X, y)
         self.classical_ = member
+        if classes is None:
+            self.tuned_ = self._fine_tune(X, y, X_val, y_val)
         n = len(self._paths()) + 1
         self.temperatures_, self.weights_, self.weight_scores_ = [1.0] * n, (1 / n,) * n, []
         if X_val is not None and len(X_val):
@@ -228,7 +301,10 @@ def simplex_grid(values: Sequence[float], n: int) -> list[tuple[float, ...]]:
 
 def make_ensemble(classical: str = "fusion-svm", model: str | None = None,
                   weights: Sequence[float] = WEIGHTS, random_state: int = 0,
-                  extra_models: Sequence[str] | str | None = ()) -> LateFusion:
-    """Late fusion of the bundled CNN (or ``model``, plus any ``extra_models``) and
-    ``classical``, weighed on the validation part."""
-    return LateFusion(classical, model, tuple(weights), random_state, model_list(extra_models))
+                  extra_models: Sequence[str] | str | None = (),
+                  fine_tune_epochs: int = 0) -> LateFusion:
+    """Late fusion of the bundled CNN (or ``model``, plus any ``extra_models``; fine-tuned on
+    the training part for ``fine_tune_epochs`` when that is not 0) and ``classical``, weighed
+    on the validation part."""
+    return LateFusion(classical, model, tuple(weights), random_state, model_list(extra_models),
+                      int(fine_tune_epochs))
