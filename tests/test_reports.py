@@ -505,3 +505,20 @@ def test_speed_accuracy_labels_do_not_overlap():
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b), (a, b)
+
+
+def test_the_cost_table_tells_a_fine_tuned_hybrid_from_one_reading_its_cnn():
+    from fer_bench.reports.headline import training_cost_table
+
+    [base] = [r for r in fixture_records() if r.get("history")][:1]
+    read, tuned = (json.loads(json.dumps(base)) for _ in range(2))
+    for r, params in ((read, {}), (tuned, {"fine_tune_epochs": 30})):
+        r.update(pipeline="ensemble", family="hybrid", params={**params, "random_state": 0},
+                 config_hash=r["config_hash"] + str(len(params)))
+        r.pop("init_from", None)
+    cells = group([read, tuned])
+    table = training_cost_table(cells, cells)
+    rows = [line for line in table.splitlines() if line.startswith("| ensemble")]
+    assert len(rows) == 2
+    assert any("| 30 " in row and "a trained CNN, fine-tuned" in row for row in rows)
+    assert any("| — " in row and "a trained CNN, read as it is" in row for row in rows)

@@ -67,7 +67,9 @@ def training_cost_table(cells: Sequence[Cell], everything: Sequence[Cell] = ()) 
         if c.family not in ("deep", "hybrid"):
             continue
         r = c.records[0]
-        epochs = (r.get("params") or {}).get("epochs")
+        params = r.get("params") or {}
+        # a hybrid's CNN trains only when it is fine-tuned (the ensemble's fine_tune_epochs)
+        epochs = params.get("epochs", params.get("fine_tune_epochs") or None)
         model = r.get("model") or {}
         source = by_protocol.get((c.row_label, model.get("source"))) if model.get("reused") else c
         fit = np.array([t for t in map(training_seconds, source.records) if t is not None]
@@ -77,7 +79,8 @@ def training_cost_table(cells: Sequence[Cell], everything: Sequence[Cell] = ()) 
         if source is not c and source is not None:
             wall += f" (its {source.protocol} fit)"
         start = (r.get("init_from") or {}).get("path") or (
-            "a trained CNN, read as it is" if c.family == "hybrid" else "random")
+            "random" if c.family != "hybrid" else "a trained CNN, fine-tuned"
+            if params.get("fine_tune_epochs") else "a trained CNN, read as it is")
         rows.append([c.pipeline, c.protocol, "—" if epochs is None else str(epochs),
                      budget_of(r), wall, f"`{start}`" if "/" in str(start) else start])
     if not rows:
