@@ -305,7 +305,14 @@ def thesis_pair_records() -> list[dict]:
             better["params"] = {**r["params"], "n_components": 10}
             better["config_hash"] = "e" * 64
             better["metrics"]["accuracy"] = 0.9
+            better["val_metrics"] = {**(r.get("val_metrics") or {}), "accuracy": 0.8}
             out.append(better)
+            # a variant that scores higher on test but lower on validation is not the one shown
+            lure = json.loads(json.dumps(better))
+            lure["params"] = {**r["params"], "n_components": 12}
+            lure["config_hash"] = "f" * 64
+            lure["metrics"]["accuracy"], lure["val_metrics"]["accuracy"] = 0.95, 0.7
+            out.append(lure)
     return out
 
 
@@ -331,7 +338,7 @@ def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
     assert "as reported in Table 4.1 of the thesis" in combined
     assert ("The thesis also reports jaffe → ckplus 54.05, fer2013 → jaffe 50.70 / 45.07, "
             "ckplus → jaffe 55.87; this store has no such runs.") in combined
-    assert "Best variants: fer2013 → ckplus: pca-logreg [n_components=10]" in combined
+    assert "Variants chosen on validation: fer2013 → ckplus: pca-logreg [n_components=10]" in combined
     assert "⚠ degenerate: " in combined
     # the per-pipeline matrices stay, marked the same way, with the reasons in the notes
     assert "### pca-logreg [n_per_class=40]" in text
@@ -522,3 +529,25 @@ def test_the_cost_table_tells_a_fine_tuned_hybrid_from_one_reading_its_cnn():
     assert len(rows) == 2
     assert any("| 30 " in row and "a trained CNN, fine-tuned" in row for row in rows)
     assert any("| — " in row and "a trained CNN, read as it is" in row for row in rows)
+
+
+def test_a_reused_models_variant_is_chosen_on_the_validation_of_its_own_protocol():
+    from fer_bench.reports.tables import best_cell, validation_accuracy
+
+    [base] = [r for r in fixture_records() if not r["protocol"].startswith("cross:")][:1]
+    records = []
+    for n, (val, test) in enumerate([(0.6, 0.5), (0.4, 0.7)]):  # variant 1 wins on test only
+        home = json.loads(json.dumps(base))
+        home.update(params={**base["params"], "n_components": 5 + n}, config_hash=f"{n}" * 64,
+                    val_metrics={"accuracy": val})
+        cross = json.loads(json.dumps(home))
+        cross.update(protocol="cross:a->b", protocol_label="cross:a->b", config_hash=f"{n}c" * 32,
+                     model={"reused": True, "source": home["protocol"]})
+        cross.pop("val_metrics")
+        cross["metrics"]["accuracy"] = test
+        records += [home, cross]
+    cells = group(records)
+    chosen = best_cell(cells, base["pipeline"], "cross:a->b")
+    assert chosen.records[0]["params"]["n_components"] == 5
+    assert validation_accuracy(chosen, cells) == pytest.approx(0.6)
+    assert validation_accuracy(chosen) is None  # its source not among the cells given

@@ -1,6 +1,7 @@
-"""The headline table: each pipeline's best test accuracy per protocol, linked to its report,
-with the published figure beside it and what each deep figure cost to train. It opens the
-results README and is copied into the project README by :mod:`.readme`."""
+"""The headline table: each pipeline's test accuracy per protocol (of the variant validation
+selects, :func:`~.tables.best_cell`), linked to its report, with the published figure beside
+it and what each deep figure cost to train. It opens the results README and is copied into
+the project README by :mod:`.readme`."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -14,9 +15,10 @@ from .tables import _pipelines, _table, best_cell, degenerate_note, flag, mean_s
 
 
 def headline_table(cells: Sequence[Cell], link_prefix: str = "") -> str:
-    """Pipelines x protocols: the best mean test accuracy of each pair, linked to its report
-    (links prefixed with ``link_prefix``, e.g. ``"results/"`` for the project README), and the
-    footnote on degenerate cells when one is marked."""
+    """Pipelines x protocols: the mean test accuracy of the variant validation selects for
+    each pair (:func:`~.tables.best_cell`), linked to its report (links prefixed with
+    ``link_prefix``, e.g. ``"results/"`` for the project README), and the footnote on
+    degenerate cells when one is marked."""
     protocols = list(dict.fromkeys(c.protocol for c in cells))
     pipelines = _pipelines(cells)
     published = {p: PIPELINES.get(p).tags.get("published") for p in pipelines

@@ -1,8 +1,8 @@
 """Which run stands for a pipeline on a test set in ``analysis.md``, with its stored predictions.
 
 Each pipeline is represented on a test set (a column: a protocol with its label view and loader
-options) by the variant the headline table shows (:func:`~.tables.best_cell`: its highest mean
-test accuracy), as the reader sees it; a paired comparison reads that variant's lowest-seed
+options) by the variant the headline table shows (:func:`~.tables.best_cell`: the one its
+validation accuracy selects), as the reader sees it; a paired comparison reads that variant's lowest-seed
 runs, one per fold.
 """
 from __future__ import annotations
@@ -62,10 +62,10 @@ def columns(cells: Sequence[Cell]) -> list[str]:
 
 
 def representative(cells: Sequence[Cell], pipeline: str, column: str) -> Cell | None:
-    """``pipeline``'s variant on test set ``column`` with the highest mean accuracy (the one
-    the headline table shows), or None."""
+    """``pipeline``'s variant on test set ``column`` that validation selects (the one the
+    headline table shows), or None."""
     on = [c for c in cells if c.column_label == column]
-    return best_cell(on, pipeline, on[0].protocol) if on else None
+    return best_cell(on, pipeline, on[0].protocol, cells) if on else None
 
 
 def entries(cells: Sequence[Cell], column: str, out: Path) -> list[Entry]:

@@ -28,9 +28,10 @@ def render_readme(records: Sequence[dict], files: dict[str, list[str]]) -> str:
     else:
         lines += ["No finished runs yet.", ""]
     if cells:
-        lines += ["## Headline: best test accuracy (%) per pipeline and protocol", "",
-                  "Best mean over folds × seeds among the pipeline's parameter variants and label "
-                  "views; details in [methods.md](methods.md) and "
+        lines += ["## Headline: test accuracy (%) per pipeline and protocol", "",
+                  "Mean over folds × seeds of the pipeline's variant (parameters, label view) "
+                  "with the highest validation accuracy: the test figures choose nothing; "
+                  "details in [methods.md](methods.md) and "
                   "[cross_dataset.md](cross_dataset.md).", ""]
         lines += [headline_table(cells), ""]
     lines += _commands_section(records) + _data_section(ok) + _machine_section(records)

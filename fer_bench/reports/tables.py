@@ -115,11 +115,41 @@ def record_detection_text(record: dict) -> str:
     return _detection_text(record.get("detection_rate"), None, scored_as, skipped)
 
 
-def best_cell(cells: Iterable[Cell], pipeline: str, protocol: str) -> Cell | None:
-    """The pipeline's best variant on a protocol (label): among its parameter variants and
-    label views, the cell with the highest mean accuracy; None when it has none."""
+def validation_accuracy(cell: Cell, everything: Iterable[Cell] = ()) -> float | None:
+    """The mean validation accuracy of ``cell``'s runs (every run must have one), or, for a
+    cell scoring a model another protocol's job fitted (a cross-dataset cell: FER2013's
+    official model), that job's cell among ``everything``; None without one."""
+    def of(c: Cell) -> float | None:
+        v = c.values("accuracy", "val_metrics")
+        return float(v.mean()) if v.size and v.size == c.n else None
+
+    own = of(cell)
+    model = cell.records[0].get("model") or {}
+    if own is not None or not model.get("reused") or model.get("source") == cell.protocol:
+        return own
+    source = next((c for c in everything if c.row_label == cell.row_label
+                   and c.protocol == model.get("source")), None)
+    return of(source) if source is not None else None
+
+
+def best_cell(cells: Iterable[Cell], pipeline: str, protocol: str,
+              everything: Iterable[Cell] | None = None) -> Cell | None:
+    """The pipeline's variant on a protocol (label) that validation selects: among its
+    parameter variants and label views, the cell with the highest mean validation accuracy
+    (:func:`validation_accuracy`, looking up a cross-dataset cell's source among
+    ``everything``, by default ``cells``), never the test accuracy it reports; cells without a
+    validation score rank below those with one, the most recently run first. None when it has
+    none."""
+    cells = list(cells)
+    everything = cells if everything is None else list(everything)
     options = [c for c in cells if c.pipeline == pipeline and c.protocol == protocol]
-    return max(options, key=lambda c: c.mean("accuracy") or 0, default=None)
+
+    def rank(c: Cell) -> tuple:
+        val = validation_accuracy(c, everything)
+        latest = max(str(r.get("finished_at") or "") for r in c.records)
+        return (val is not None, val or 0.0, latest)
+
+    return max(options, key=rank, default=None)
 
 
 def _pipelines(cells: Sequence[Cell]) -> list[str]:
