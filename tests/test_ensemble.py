@@ -190,3 +190,17 @@ def test_fine_tuned_cnns_answer_the_labels_classes_and_travel_in_the_model_file(
     loaded.cnn_sha256_ = ["0" * 64]
     np.testing.assert_allclose(loaded.predict_proba(X[:6]), p, rtol=1e-5, atol=1e-6)
     assert "_tuned_cache" not in loaded.__getstate__()
+
+
+def test_fine_tuned_on_labels_that_miss_a_class_it_predicts_labels_not_columns(data):
+    X, y = data
+    keep = y != 2  # labels 0, 1, 3, ...: column 2 stands for label 3
+    X, y = X[keep], y[keep]
+    half = len(X) // 2
+    est = make_ensemble(classical="pca-logreg", fine_tune_epochs=1, weights=(0.0, 1.0))
+    est.fit(X[:half], y[:half], X[half:], y[half:])
+    assert list(est.classes_) == [0, 1, 3, 4, 5, 6]
+    p = est.predict_proba(X[:8])
+    assert p.shape == (8, 6)
+    np.testing.assert_array_equal(est.predict(X[:8]), est.classes_[p.argmax(1)])
+    assert 2 not in set(est.predict(X))

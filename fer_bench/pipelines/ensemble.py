@@ -235,7 +235,8 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         n = len(self._paths()) + 1
         self.temperatures_, self.weights_, self.weight_scores_ = [1.0] * n, (1 / n,) * n, []
         if X_val is not None and len(X_val):
-            y_val = np.asarray(y_val)
+            # the labels as columns of the members' probabilities (which are classes_'s)
+            y_val = np.searchsorted(self.classes_, np.asarray(y_val))
             probs = self._members(check_images(X_val))
             self.temperatures_ = [fit_temperature(p, y_val) for p in probs]
             probs = np.stack([apply_temperature(p, t) for p, t in zip(probs, self.temperatures_)])
@@ -266,8 +267,9 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                    for w, p, t in zip(self.weights_, probs, self.temperatures_))
 
     def predict(self, X) -> np.ndarray:
-        """``(N,)`` labels: the argmax of :meth:`predict_proba`."""
-        return self.predict_proba(X).argmax(axis=1)
+        """``(N,)`` labels: the entries of ``classes_`` at the argmax of :meth:`predict_proba`
+        (fine-tuned on labels that miss a class, columns and labels differ)."""
+        return np.asarray(self.classes_)[self.predict_proba(X).argmax(axis=1)]
 
 
 def simplex_grid(values: Sequence[float], n: int) -> list[tuple[float, ...]]:
