@@ -186,21 +186,37 @@ def test_fine_tuned_cnns_answer_the_labels_classes_and_travel_in_the_model_file(
                       tmp_path / "ens.ferb")
     # The stored ensemble carries its fine-tuned CNN: it predicts the same without the file
     # it started from being read (its digest check would refuse another one).
+    # the trained networks are kept for predictions, not written to the file
+    assert hasattr(est, "_tuned_cache") and "_tuned_cache" not in est.__getstate__()
     loaded = load_model(path).estimator
+    loaded.__dict__.pop("_tuned_cache", None)  # what loading's own probe rebuilt
     loaded.cnn_sha256_ = ["0" * 64]
     np.testing.assert_allclose(loaded.predict_proba(X[:6]), p, rtol=1e-5, atol=1e-6)
-    assert "_tuned_cache" not in loaded.__getstate__()
+    loaded.tuned_ = loaded.tuned_ * 2  # two CNNs where it was fitted with one
+    with pytest.raises(ModelFileError, match="does not match the fitted ensemble"):
+        loaded.predict(X[:2])
 
 
-def test_fine_tuned_on_labels_that_miss_a_class_it_predicts_labels_not_columns(data):
+@pytest.mark.parametrize("classical", ["pca-logreg", "fisherfaces"])  # unwrapped, LabelSpace
+def test_fine_tuned_on_labels_that_miss_a_class_the_columns_stay_labels(data, classical):
     X, y = data
-    keep = y != 2  # labels 0, 1, 3, ...: column 2 stands for label 3
+    keep = y != 2  # labels 0, 1, 3, ...: the CNN's third output stands for label 3
     X, y = X[keep], y[keep]
     half = len(X) // 2
-    est = make_ensemble(classical="pca-logreg", fine_tune_epochs=1, weights=(0.0, 1.0))
+    est = make_ensemble(classical=classical, fine_tune_epochs=1, weights=(0.0, 0.5, 1.0))
     est.fit(X[:half], y[:half], X[half:], y[half:])
-    assert list(est.classes_) == [0, 1, 3, 4, 5, 6]
+    assert list(est.classes_) == list(range(7))
     p = est.predict_proba(X[:8])
-    assert p.shape == (8, 6)
-    np.testing.assert_array_equal(est.predict(X[:8]), est.classes_[p.argmax(1)])
+    assert p.shape == (8, 7) and p[:, 2].max() < 1e-3 and np.allclose(p.sum(1), 1)
     assert 2 not in set(est.predict(X))
+
+
+def test_fine_tuning_is_refused_before_any_fit_when_it_cannot_run(data, tmp_path):
+    X, y = data
+    with pytest.raises(ValueError, match="fine_tune_epochs must be 0 or more"):
+        make_ensemble(classical="pca-logreg", fine_tune_epochs=-1).fit(X, y)
+    missing = str(tmp_path / "none.ferb")
+    est = make_ensemble(classical="fisherfaces", model=missing, fine_tune_epochs=1)
+    with pytest.raises(Exception, match="none.ferb"):
+        est.fit(X, y)
+    assert not hasattr(est, "classical_")

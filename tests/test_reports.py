@@ -338,7 +338,8 @@ def test_cross_dataset_table_has_the_shape_of_the_thesis_table(tmp_path):
     assert "as reported in Table 4.1 of the thesis" in combined
     assert ("The thesis also reports jaffe → ckplus 54.05, fer2013 → jaffe 50.70 / 45.07, "
             "ckplus → jaffe 55.87; this store has no such runs.") in combined
-    assert "Variants chosen on validation: fer2013 → ckplus: pca-logreg [n_components=10]" in combined
+    assert ("Variants chosen on validation: fer2013 → ckplus: pca-logreg [n_components=10]"
+            in combined)
     assert "⚠ degenerate: " in combined
     # the per-pipeline matrices stay, marked the same way, with the reasons in the notes
     assert "### pca-logreg [n_per_class=40]" in text
@@ -536,18 +537,30 @@ def test_a_reused_models_variant_is_chosen_on_the_validation_of_its_own_protocol
 
     [base] = [r for r in fixture_records() if not r["protocol"].startswith("cross:")][:1]
     records = []
-    for n, (val, test) in enumerate([(0.6, 0.5), (0.4, 0.7)]):  # variant 1 wins on test only
+    for n, (val, test) in enumerate([(0.4, 0.7), (0.6, 0.5)]):  # variant 0 wins on test only
         home = json.loads(json.dumps(base))
         home.update(params={**base["params"], "n_components": 5 + n}, config_hash=f"{n}" * 64,
                     val_metrics={"accuracy": val})
         cross = json.loads(json.dumps(home))
-        cross.update(protocol="cross:a->b", protocol_label="cross:a->b", config_hash=f"{n}c" * 32,
-                     model={"reused": True, "source": home["protocol"]})
+        cross.update(protocol="cross:a->b", protocol_label="cross:a->b",
+                     config_hash=f"{n}c" * 32, finished_at="2020-01-0{}".format(2 - n),
+                     model={"reused": True, "source": home["protocol"],
+                            "trained_by": home["config_hash"]})
         cross.pop("val_metrics")
         cross["metrics"]["accuracy"] = test
         records += [home, cross]
     cells = group(records)
     chosen = best_cell(cells, base["pipeline"], "cross:a->b")
-    assert chosen.records[0]["params"]["n_components"] == 5
+    assert chosen.records[0]["params"]["n_components"] == 6
     assert validation_accuracy(chosen, cells) == pytest.approx(0.6)
     assert validation_accuracy(chosen) is None  # its source not among the cells given
+
+
+def test_a_run_refitted_on_its_validation_split_counts_its_selection_score():
+    from fer_bench.reports.tables import _run_validation
+
+    assert _run_validation({"val_metrics": {"accuracy": 0.5}}) == 0.5
+    refit = {"val_metrics": None, "selection": {"scores": [
+        {"params": {"C": 1}, "val_accuracy": 0.7}, {"params": {"C": 3}, "val_accuracy": 0.8}]}}
+    assert _run_validation(refit) == 0.8
+    assert _run_validation({"selection": {}}) is None

@@ -201,8 +201,8 @@ def fit_model(job: Job, d: JobData, key: str, data_sha256: str,
     split = d.split
     # A pipeline whose outputs are a model file's classes (the ensemble's CNN) must answer
     # the job's; checked before a long fit, not after.
-    fixed = getattr(estimator, "output_classes", None)
-    fixed = fixed() if callable(fixed) else None  # None: it learns the job's classes
+    output_classes = getattr(estimator, "output_classes", None)
+    fixed = output_classes() if callable(output_classes) else None  # None: learns the job's
     if fixed is not None:
         check_label_space(fixed, d.train_classes, f"{job.pipeline}'s model file")
     reset_peak_rss()

@@ -140,8 +140,8 @@ def budget_params(budget: str | None, datasets: Sequence[str], pipeline: str) ->
 def resolve_budget(budget: str, pipelines: Sequence[str]) -> str | None:
     """``auto`` -> ``full`` when JAX sees an accelerator, else ``cpu``; None when no selected
     pipeline is deep or declares budgets of its own (so a classical run never imports JAX)."""
-    if not any(PIPELINES.get(p).tags.get("family") == "deep" or PIPELINES.get(p).tags.get(
-            "budgets") for p in pipelines):
+    tags = [PIPELINES.get(p).tags for p in pipelines]
+    if not any(t.get("family") == "deep" or t.get("budgets") for t in tags):
         return None
     if budget != "auto":
         return budget

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def dump_deep(w: CNNWeights) -> bytes:
     })
 
 
-def load_deep(path: Path, blob: bytes) -> CNNWeights:
+def load_deep(path: str | os.PathLike, blob: bytes) -> CNNWeights:
     """The :class:`CNNWeights` of :func:`dump_deep`'s bytes, restored without running anything
     they name; :class:`ModelFileError` naming ``path`` when they are not such weights."""
     tree = _restore(path, blob, "deep weights", _DAMAGED)

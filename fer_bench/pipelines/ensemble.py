@@ -17,13 +17,15 @@ does. Its selection, the temperatures and the weights all use the same validatio
 The CNNs are used as they are, whose classes must then be the job's (a FER2013 CNN fuses on
 FER2013's seven classes only: the harness checks :meth:`LateFusion.output_classes` against them
 before fitting and refuses a mismatch with one line), or, with ``fine_tune_epochs``, each is
-fine-tuned on the training part first, exactly as ``run --param init_from=FILE`` fine-tunes its
-architecture's pipeline (every layer but the classifier starts from the file; a cosine decay
-over those epochs; validation as the standalone CNN's), so that the ensemble answers any
-dataset's classes: a CK+ fold fuses a CK+-tuned FER2013 CNN with a classical pipeline fitted on
-the same fold. The fine-tuned CNNs are kept inside the ensemble's model file as deep weights
-(:func:`~fer_bench.modelfile.dump_deep`: numbers and strings, never code), so a stored
-ensemble no longer reads the files it started from.
+fine-tuned on the training part first, as ``run --param init_from=FILE --param epochs=N
+--param lr_schedule=cosine`` fine-tunes its architecture's registered pipeline with that
+factory's defaults (every layer but the classifier starts from the file; validation as the
+standalone CNN's). For the bundled mini-Xception that is its own CK+ fine-tuning; the other
+CNNs' small-data recipes (``fer_bench/pipelines/deep/factories.py``) are not applied. So the
+ensemble answers any dataset's classes: a CK+ fold fuses a CK+-tuned FER2013 CNN with a
+classical pipeline fitted on the same fold. The fine-tuned CNNs are kept inside the
+ensemble's model file as deep weights (:func:`~fer_bench.modelfile.dump_deep`: numbers and
+strings, never code), so a stored ensemble no longer reads the files it started from.
 """
 from __future__ import annotations
 
@@ -82,9 +84,9 @@ class LateFusion(ClassifierMixin, BaseEstimator):
         ``model``'s do.
     fine_tune_epochs : int
         0: the CNNs are used as they are. More: each is fine-tuned for that many epochs on the
-        training part (from its file's weights, its architecture's registered pipeline with
-        ``init_from`` and a cosine decay, validated on the validation part), and the ensemble
-        answers the training labels' classes.
+        training part (from its file's weights: its architecture's registered pipeline with
+        its factory defaults, ``init_from`` and a cosine decay, validated on the validation
+        part), and the ensemble answers the training labels' classes.
 
     Attributes
     ----------
@@ -168,13 +170,14 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                              f"pipeline (choose one of {', '.join(PIPELINES.names(family='classical'))})")
         return entry.load()(random_state=self.random_state)
 
-    def _fine_tune(self, X, y, X_val, y_val) -> list[np.ndarray]:
-        """Each CNN fine-tuned on ``(X, y)`` from its file, as :attr:`tuned_` keeps it."""
+    def _fine_tune(self, cnns: list, X, y, X_val, y_val) -> list[np.ndarray]:
+        """Each of ``cnns`` (FerModels of :meth:`_paths`) fine-tuned on ``(X, y)`` from its
+        file, as :attr:`tuned_` keeps it; the trained networks also fill the cache."""
         from ..modelfile import dump_deep
         from ..registry import PIPELINES
 
-        tuned = []
-        for path, cnn in zip(self._paths(), self._cnns()):
+        tuned, nets = [], []
+        for path, cnn in zip(self._paths(), cnns):
             net = PIPELINES.get(cnn.estimator.arch).load()(
                 init_from=str(model_path(path)), epochs=int(self.fine_tune_epochs),
                 lr_schedule="cosine", random_state=self.random_state)
@@ -183,6 +186,8 @@ class LateFusion(ClassifierMixin, BaseEstimator):
             else:
                 net.fit(X, y)
             tuned.append(np.frombuffer(dump_deep(net.to_weights()), dtype=np.uint8))
+            nets.append(net)
+        self._tuned_cache = (tuned, nets)
         return tuned
 
     def _cnn_estimators(self) -> list:
@@ -193,31 +198,57 @@ class LateFusion(ClassifierMixin, BaseEstimator):
             return [cnn.estimator for cnn in self._cnns()]
         cached = getattr(self, "_tuned_cache", None)
         if cached is None or cached[0] is not tuned:
+            from ..errors import ModelFileError
             from ..modelfile import load_deep
             from .deep.estimator import CNNClassifier
 
             source = "the ensemble's fine-tuned CNN"
-            self._tuned_cache = (tuned, [
-                CNNClassifier.from_weights(load_deep(source, bytes(b)), source) for b in tuned])
+            nets = [CNNClassifier.from_weights(load_deep(source, b.tobytes()), source)
+                    for b in tuned]
+            k = len(self.classes_)
+            if len(nets) != len(self._paths()) or any(
+                    np.asarray(n.classes_).max(initial=-1) >= k for n in nets):
+                raise ModelFileError(source, "does not match the fitted ensemble (another "
+                                     "number of CNNs, or classes it does not know)",
+                                     "fit the ensemble again")
+            self._tuned_cache = (tuned, nets)
         return self._tuned_cache[1]
 
     def _members(self, X: np.ndarray) -> list[np.ndarray]:
-        return [*(cnn.predict_proba(X) for cnn in self._cnn_estimators()),
-                np.asarray(self.classical_.predict_proba(X), dtype=float)]
+        """Each member's probabilities with a column per label ``0 .. K-1`` of ``classes_``
+        (zero for a label the member never saw in training), CNNs first."""
+        k = len(self.classes_)
+        out = []
+        for member in (*self._cnn_estimators(), self.classical_):
+            p = np.asarray(member.predict_proba(X), dtype=float)
+            seen = np.asarray(getattr(member, "classes_", np.arange(p.shape[1])), dtype=np.int64)
+            if p.shape[1] != k or not np.array_equal(seen, np.arange(k)):
+                full = np.zeros((len(p), k))
+                full[:, seen] = p
+                p = full
+            out.append(p)
+        return out
 
     def fit(self, X, y, X_val=None, y_val=None) -> "LateFusion":
-        """Fit the classical member on ``(X, y)``; calibrate and weigh on ``(X_val, y_val)``
-        (without one, equal weights and no temperatures)."""
+        """Fit the classical member on ``(X, y)`` (and, with ``fine_tune_epochs``, fine-tune
+        the CNNs there, their best epoch chosen on the validation part); calibrate and weigh
+        on ``(X_val, y_val)`` (without one, equal weights and no temperatures). ``y`` holds
+        label indices ``0 .. K-1``."""
         from ..modelfile import file_digest
 
         X = check_images(X)
         y = np.asarray(y)
+        if int(self.fine_tune_epochs) < 0:
+            raise ValueError(f"ensemble: fine_tune_epochs must be 0 or more, got "
+                             f"{self.fine_tune_epochs}")
         self.cnn_sha256_, self.tuned_ = None, []
+        self.__dict__.pop("_tuned_cache", None)
         classes = self.output_classes()
+        cnns = self._cnns()  # CNN files, or a one-line error, before any long fit
         self.cnn_sha256_ = [file_digest(model_path(p)) for p in self._paths()]
         self.model_classes_ = classes
-        if classes is None:  # fine-tuned: the labels' classes
-            self.classes_ = np.unique(y)
+        if classes is None:  # fine-tuned: the labels' classes (as LabelSpace numbers them)
+            self.classes_ = np.arange(int(y.max()) + 1 if y.size else 0)
         else:
             self.classes_ = np.arange(len(classes))
             if y.size and int(y.max()) >= len(classes):  # before the classical fit, not after
@@ -231,12 +262,11 @@ class LateFusion(ClassifierMixin, BaseEstimator):
             member.fit(X, y)
         self.classical_ = member
         if classes is None:
-            self.tuned_ = self._fine_tune(X, y, X_val, y_val)
+            self.tuned_ = self._fine_tune(cnns, X, y, X_val, y_val)
         n = len(self._paths()) + 1
         self.temperatures_, self.weights_, self.weight_scores_ = [1.0] * n, (1 / n,) * n, []
         if X_val is not None and len(X_val):
-            # the labels as columns of the members' probabilities (which are classes_'s)
-            y_val = np.searchsorted(self.classes_, np.asarray(y_val))
+            y_val = np.asarray(y_val)
             probs = self._members(check_images(X_val))
             self.temperatures_ = [fit_temperature(p, y_val) for p in probs]
             probs = np.stack([apply_temperature(p, t) for p, t in zip(probs, self.temperatures_)])
@@ -267,9 +297,8 @@ class LateFusion(ClassifierMixin, BaseEstimator):
                    for w, p, t in zip(self.weights_, probs, self.temperatures_))
 
     def predict(self, X) -> np.ndarray:
-        """``(N,)`` labels: the entries of ``classes_`` at the argmax of :meth:`predict_proba`
-        (fine-tuned on labels that miss a class, columns and labels differ)."""
-        return np.asarray(self.classes_)[self.predict_proba(X).argmax(axis=1)]
+        """``(N,)`` labels: the argmax of :meth:`predict_proba` (a column per label)."""
+        return self.predict_proba(X).argmax(axis=1)
 
 
 def simplex_grid(values: Sequence[float], n: int) -> list[tuple[float, ...]]:

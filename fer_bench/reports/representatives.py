@@ -2,8 +2,8 @@
 
 Each pipeline is represented on a test set (a column: a protocol with its label view and loader
 options) by the variant the headline table shows (:func:`~.tables.best_cell`: the one its
-validation accuracy selects), as the reader sees it; a paired comparison reads that variant's lowest-seed
-runs, one per fold.
+validation accuracy selects), as the reader sees it; a paired comparison reads that variant's
+lowest-seed runs, one per fold.
 """
 from __future__ import annotations
 

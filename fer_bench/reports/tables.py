@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from tabulate import tabulate
 
 from ..metrics import DOMINANT_SHARE, MIN_SUPPORT_FOR_RECALL
@@ -115,39 +117,60 @@ def record_detection_text(record: dict) -> str:
     return _detection_text(record.get("detection_rate"), None, scored_as, skipped)
 
 
-def validation_accuracy(cell: Cell, everything: Iterable[Cell] = ()) -> float | None:
-    """The mean validation accuracy of ``cell``'s runs (every run must have one), or, for a
-    cell scoring a model another protocol's job fitted (a cross-dataset cell: FER2013's
-    official model), that job's cell among ``everything``; None without one."""
-    def of(c: Cell) -> float | None:
-        v = c.values("accuracy", "val_metrics")
-        return float(v.mean()) if v.size and v.size == c.n else None
+def _run_validation(record: dict) -> float | None:
+    """A run's validation accuracy: its ``val_metrics``, or, for a model refitted on
+    training + validation after selecting on it, the best setting's score before the refit."""
+    v = (record.get("val_metrics") or {}).get("accuracy")
+    if isinstance(v, (int, float)):
+        return float(v)
+    scores = [s.get("val_accuracy") for s in (record.get("selection") or {}).get("scores", [])]
+    scores = [float(s) for s in scores if isinstance(s, (int, float))]
+    return max(scores) if scores else None
 
-    own = of(cell)
-    model = cell.records[0].get("model") or {}
-    if own is not None or not model.get("reused") or model.get("source") == cell.protocol:
-        return own
-    source = next((c for c in everything if c.row_label == cell.row_label
-                   and c.protocol == model.get("source")), None)
-    return of(source) if source is not None else None
+
+def validation_accuracy(cell: Cell, everything: Iterable[Cell] = ()) -> float | None:
+    """The mean validation accuracy of ``cell``'s runs (:func:`_run_validation`); a run that
+    scored a model another job fitted (a cross-dataset run: FER2013's official model) counts
+    that job's run among ``everything``: the one the model's ``trained_by`` hash names, else
+    (records from before it was kept) the same variant's cell on the model's source
+    protocol. None unless every run has one."""
+    everything = list(everything)
+    by_hash = {s["config_hash"]: s for c in everything for s in c.records}
+    values = []
+    for r in cell.records:
+        v = _run_validation(r)
+        model = r.get("model") or {}
+        if v is None and model.get("trained_by") in by_hash:
+            v = _run_validation(by_hash[model["trained_by"]])
+        elif v is None and model.get("reused") and model.get("source") != cell.protocol:
+            source = next((c for c in everything if c.row_label == cell.row_label
+                           and c.protocol == model.get("source")), None)
+            v = validation_accuracy(source) if source is not None else None
+        if v is None:
+            return None
+        values.append(v)
+    return float(np.mean(values)) if values else None
 
 
 def best_cell(cells: Iterable[Cell], pipeline: str, protocol: str,
               everything: Iterable[Cell] | None = None) -> Cell | None:
     """The pipeline's variant on a protocol (label) that validation selects: among its
     parameter variants and label views, the cell with the highest mean validation accuracy
-    (:func:`validation_accuracy`, looking up a cross-dataset cell's source among
-    ``everything``, by default ``cells``), never the test accuracy it reports; cells without a
-    validation score rank below those with one, the most recently run first. None when it has
-    none."""
+    (:func:`validation_accuracy`, looking up a cross-dataset run's source among
+    ``everything``, by default ``cells``), never the test accuracy it reports. The protocol's
+    own label view comes first (another view's accuracy is over other classes); cells without
+    a validation score rank below those with one, the most recently run first. None when it
+    has none."""
     cells = list(cells)
     everything = cells if everything is None else list(everything)
     options = [c for c in cells if c.pipeline == pipeline and c.protocol == protocol]
 
     def rank(c: Cell) -> tuple:
+        first = c.records[0]
         val = validation_accuracy(c, everything)
         latest = max(str(r.get("finished_at") or "") for r in c.records)
-        return (val is not None, val or 0.0, latest)
+        return (first.get("view") == first.get("default_view"), val is not None, val or 0.0,
+                latest)
 
     return max(options, key=rank, default=None)
 
