@@ -88,12 +88,11 @@ class FerModel:
         k = len(self.classes)
         if len(faces) == 0:
             return np.zeros((0, k))
+        from ..pipelines.base import label_columns
+
         proba = np.asarray(self.estimator.predict_proba(faces), dtype=np.float64)
-        seen = np.asarray(getattr(self.estimator, "classes_", np.arange(proba.shape[1])), np.int64)
-        if proba.shape[1] != k or not np.array_equal(seen, np.arange(k)):
-            full = np.zeros((len(faces), k))
-            full[:, seen] = proba
-            proba = full
+        seen = getattr(self.estimator, "classes_", np.arange(proba.shape[1]))
+        proba = label_columns(proba, seen, k)
         # Estimators compute in float32: renormalise so each row sums to 1 in float64.
         return proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
 

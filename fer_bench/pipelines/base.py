@@ -121,6 +121,18 @@ def accepts_validation(estimator) -> bool:
     return "X_val" in inspect.signature(estimator.fit).parameters
 
 
+def label_columns(proba: ArrayLike, seen: ArrayLike, k: int) -> np.ndarray:
+    """``(N, len(seen))`` probabilities of the labels ``seen`` as ``(N, k)`` float64: a column
+    per label ``0 .. k-1``, zero for a label the estimator never saw in training."""
+    proba = np.asarray(proba, dtype=np.float64)
+    seen = np.asarray(seen, dtype=np.int64)
+    if proba.shape[1] == k and np.array_equal(seen, np.arange(k)):
+        return proba
+    out = np.zeros((len(proba), k))
+    out[:, seen] = proba
+    return out
+
+
 def check_label_space(model_classes, wanted_classes, what: str = "model") -> None:
     """Raise :class:`LabelSpaceError` unless a model fitted on ``model_classes`` can answer
     for ``wanted_classes`` (same class names in the same order)."""

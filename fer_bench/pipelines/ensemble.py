@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..metrics import apply_temperature, fit_temperature
 from ..errors import LabelSpaceError
-from .base import accepts_validation, check_images
+from .base import accepts_validation, check_images, label_columns
 from .hybrid import checked_cnn, model_list, model_path
 
 # The small sets fine-tune the CNNs (their classes are not FER2013's) for 30 epochs, the
@@ -217,16 +217,11 @@ class LateFusion(ClassifierMixin, BaseEstimator):
     def _members(self, X: np.ndarray) -> list[np.ndarray]:
         """Each member's probabilities with a column per label ``0 .. K-1`` of ``classes_``
         (zero for a label the member never saw in training), CNNs first."""
-        k = len(self.classes_)
         out = []
         for member in (*self._cnn_estimators(), self.classical_):
-            p = np.asarray(member.predict_proba(X), dtype=float)
-            seen = np.asarray(getattr(member, "classes_", np.arange(p.shape[1])), dtype=np.int64)
-            if p.shape[1] != k or not np.array_equal(seen, np.arange(k)):
-                full = np.zeros((len(p), k))
-                full[:, seen] = p
-                p = full
-            out.append(p)
+            p = member.predict_proba(X)
+            seen = getattr(member, "classes_", np.arange(np.shape(p)[1]))
+            out.append(label_columns(p, seen, len(self.classes_)))
         return out
 
     def fit(self, X, y, X_val=None, y_val=None) -> "LateFusion":

@@ -135,11 +135,13 @@ def validation_accuracy(cell: Cell, everything: Iterable[Cell] = ()) -> float | 
     (records from before it was kept) the same variant's cell on the model's source
     protocol. None unless every run has one."""
     everything = list(everything)
-    by_hash = {s["config_hash"]: s for c in everything for s in c.records}
+    by_hash: dict[str, dict] = {}  # indexed on first need: most runs hold their own score
     values = []
     for r in cell.records:
         v = _run_validation(r)
         model = r.get("model") or {}
+        if v is None and not by_hash:
+            by_hash = {s["config_hash"]: s for c in everything for s in c.records}
         if v is None and model.get("trained_by") in by_hash:
             v = _run_validation(by_hash[model["trained_by"]])
         elif v is None and model.get("reused") and model.get("source") != cell.protocol:

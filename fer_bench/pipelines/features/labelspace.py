@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ...errors import LabelSpaceError
-from ..base import check_label_space
+from ..base import check_label_space, label_columns
 
 
 class LabelSpace(ClassifierMixin, BaseEstimator):
@@ -55,10 +55,8 @@ class LabelSpace(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """``(N, K)`` probabilities, rows summing to 1, zero for classes unseen at fit."""
         check_is_fitted(self)
-        inner = self.estimator_.predict_proba(X)
-        out = np.zeros((inner.shape[0], len(self.classes_)), dtype=np.float64)
-        out[:, np.asarray(self.estimator_.classes_, dtype=np.int64)] = inner
-        return out
+        return label_columns(self.estimator_.predict_proba(X), self.estimator_.classes_,
+                             len(self.classes_))
 
     def check_classes(self, wanted: Sequence[str]) -> None:
         """Raise :class:`LabelSpaceError` unless this model can answer for classes ``wanted``."""
